@@ -17,8 +17,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/odh-core serve --sandbox --dev
 
+# The example plugin is its own project (own rootdir and pytest config), proving the test kit
+# works for a package team.
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+	cd contrib/odh-plugin-example && ../../$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) -m bench

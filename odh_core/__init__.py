@@ -1,0 +1,19 @@
+"""odh-core: a plugin host for the Open Data Hub backend.
+
+This module is the whole public API a plugin may import; plugins import nothing else from
+`odh_core` (a test enforces it for the core plugins).
+"""
+from .auth import Identity
+from .config import Settings
+from .errors import ApiError
+from .hookspecs import hookimpl
+from .kube import SERVICE_ACCOUNT, KubeClient, KubeError, KubeUnavailable
+from .plugin import HealthCheck, Plugin, PluginConfig, PluginContext, Route
+from .sse import EventStream
+from .web import BaseHandler, BaseWebSocketHandler, allow_anonymous, requires, utc_now
+
+__all__ = [
+    "ApiError", "BaseHandler", "BaseWebSocketHandler", "EventStream", "HealthCheck", "Identity",
+    "KubeClient", "KubeError", "KubeUnavailable", "Plugin", "PluginConfig", "PluginContext",
+    "Route", "SERVICE_ACCOUNT", "Settings", "allow_anonymous", "hookimpl", "requires", "utc_now",
+]

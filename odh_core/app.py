@@ -1,0 +1,339 @@
+"""The application: loads plugins, builds the Tornado app, runs startup/shutdown and draining.
+
+`App` is also the facade hooks receive as `app`: settings, the Kubernetes client, the outbound
+HTTP session, metrics, other plugins' published services (`provide`/`service`) and the sandbox.
+Everything lives on the instance: two apps in one process share nothing.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+import time
+from typing import Any, Iterable, Sequence
+
+import aiohttp
+import tornado.web
+
+from . import loader
+from .auth import Identity
+from .config import Settings
+from .errors import ApiError
+from .kube import KubeClient, KubeConnection, resolve_connection
+from .observability import Metrics, make_log_function
+from .plugin import HealthCheck, Plugin, PluginContext, Route
+from .web import BaseHandler, BaseWebSocketHandler
+
+log = logging.getLogger("odh.app")
+
+
+class App:
+    def __init__(self, settings: Settings, *, extra_plugins: Sequence[tuple[str, type[Plugin]]] = (),
+                 entry_points: Iterable[Any] | None = None,
+                 kube_connection: KubeConnection | None = None):
+        self.settings = settings
+        self.metrics = Metrics()
+        self.pm = loader.new_plugin_manager()
+        self.plugins: dict[str, loader.PluginInfo] = {}
+        self._services: dict[str, Any] = {}
+        self._kube: KubeClient | None = None
+        self._kube_connection = kube_connection
+        self._http: aiohttp.ClientSession | None = None
+        self._kube_session: aiohttp.ClientSession | None = None
+        self.sandbox: Any = None  # odh_core.sandbox.manager.SandboxManager when embedding
+        self.websockets: set[BaseWebSocketHandler] = set()
+        self.inflight = 0
+        self.draining = False
+        self._drained: asyncio.Event | None = None  # created on the loop in drain()
+        self.started_at = time.time()
+        # Users a token-less request may act as in dev mode (the sandbox adds its seed users).
+        self.dev_users = dict(settings.auth.dev_users)
+        self.cookie_secret = (settings.server.cookie_secret.get_secret_value()
+                              if settings.server.cookie_secret else secrets.token_hex(32))
+        self._load_plugins(extra_plugins, entry_points)
+        self._impls = {name: list(reversed(getattr(self.pm.hook, name).get_hookimpls()))
+                       for name in ("identify_request", "authorize", "prepare_request",
+                                    "request_finished", "handle_exception")}
+        self.routes = self._collect_routes()
+        self.health_checks = self._collect_health_checks()
+        self.tornado = self._build_tornado()
+
+    # -- plugins ------------------------------------------------------------------------------
+    def _load_plugins(self, extra: Sequence[tuple[str, type[Plugin]]],
+                      eps: Iterable[Any] | None) -> None:
+        from .builtin import BUILTIN_PLUGINS
+
+        found = loader.discover(eps)
+        for name, cls in extra:
+            if name in found:
+                raise loader.PluginLoadError(f"plugin name {name!r} is already installed")
+            found[name] = loader.PluginInfo(name, None, None, enabled=False, cls=cls)
+        loader.decide_enabled(found, self.settings)
+        for name, cls in BUILTIN_PLUGINS:
+            info = loader.PluginInfo(name, "odh-core", _version(), True, cls=cls, builtin=True)
+            loader.register(self.pm, info, self._make_context, self.settings)
+            self.plugins[name] = info
+        for name, info in found.items():
+            self.plugins[name] = info
+            if not info.enabled:
+                continue  # a disabled plugin is not even imported: no routes, no hooks
+            if info.cls is None:
+                loader.import_plugin(info)
+            loader.register(self.pm, info, self._make_context, self.settings)
+            self.metrics.plugin_info.labels(name, info.version or "").set(1)
+        loader.check_pending(self.pm)
+
+    def _make_context(self, info: loader.PluginInfo, config: Any) -> PluginContext:
+        return PluginContext(name=info.name, config=config,
+                             log=logging.getLogger(f"odh.plugin.{info.name}"),
+                             metrics=self.metrics.for_plugin(info.name), app=self,
+                             distribution=info.distribution, version=info.version)
+
+    def plugin(self, name: str) -> Plugin | None:
+        """An enabled plugin's instance, or None."""
+        info = self.plugins.get(name)
+        return info.instance if info and info.enabled else None
+
+    def enabled_plugins(self) -> list[loader.PluginInfo]:
+        return [i for i in self.plugins.values() if i.enabled and i.instance is not None]
+
+    # -- services plugins publish for each other ----------------------------------------------
+    def provide(self, name: str, service: Any) -> None:
+        """Publish an object for other plugins (e.g. "s3.access"), instead of imports."""
+        if name in self._services:
+            raise ValueError(f"service {name!r} is already provided")
+        self._services[name] = service
+
+    def service(self, name: str, default: Any = None) -> Any:
+        return self._services.get(name, default)
+
+    # -- routes -------------------------------------------------------------------------------
+    def _collect_routes(self) -> list[tuple[str, Route]]:
+        routes: list[tuple[str, Route]] = []
+        seen: dict[str, str] = {}
+        for impl in reversed(self.pm.hook.register_routes.get_hookimpls()):
+            result = impl.function(app=self) if "app" in impl.argnames else impl.function()
+            if inspect.isawaitable(result):
+                raise loader.PluginLoadError(
+                    f"plugin {impl.plugin_name!r}: register_routes must be synchronous")
+            for route in result or []:
+                if not isinstance(route, Route):
+                    raise loader.PluginLoadError(
+                        f"plugin {impl.plugin_name!r}: register_routes returned {route!r}, "
+                        "not an odh_core.Route")
+                if not (isinstance(route.handler, type) and issubclass(
+                        route.handler, (BaseHandler, BaseWebSocketHandler))):
+                    raise loader.PluginLoadError(
+                        f"plugin {impl.plugin_name!r}: route {route.pattern!r} uses "
+                        f"{route.handler!r}, which does not derive from odh_core.BaseHandler or "
+                        "odh_core.BaseWebSocketHandler")
+                if route.pattern in seen:
+                    raise loader.PluginLoadError(
+                        f"plugin {impl.plugin_name!r}: route {route.pattern!r} is already "
+                        f"registered by plugin {seen[route.pattern]!r}")
+                seen[route.pattern] = impl.plugin_name
+                routes.append((impl.plugin_name, route))
+        routes.sort(key=lambda pr: pr[1].order)  # stable: plugin order within one order value
+        for name, info in self.plugins.items():
+            info.routes = [r.pattern for p, r in routes if p == name]  # type: ignore[attr-defined]
+        return routes
+
+    def _collect_health_checks(self) -> list[tuple[str, HealthCheck]]:
+        out = []
+        for impl in reversed(self.pm.hook.register_health_checks.get_hookimpls()):
+            result = impl.function(app=self) if "app" in impl.argnames else impl.function()
+            out.extend((impl.plugin_name, check) for check in result or [])
+        return out
+
+    def _build_tornado(self) -> tornado.web.Application:
+        from .builtin.core_routes import NotFoundHandler
+
+        handlers = []
+        for plugin_name, route in self.routes:
+            kwargs = dict(route.kwargs, odh_app=self, odh_plugin=self.plugin(plugin_name)
+                          or self.plugins[plugin_name].instance, odh_plugin_name=plugin_name)
+            handlers.append(tornado.web.url(route.pattern, route.handler, kwargs,
+                                            name=route.name))
+        return tornado.web.Application(
+            handlers, default_handler_class=NotFoundHandler,
+            default_handler_args={"odh_app": self, "odh_plugin_name": "core"},
+            log_function=make_log_function(self.metrics, self.settings.logging.access_log,
+                                           self._request_finished),
+            websocket_ping_interval=30, websocket_ping_timeout=60,
+            cookie_secret=self.cookie_secret, xsrf_cookies=False, compress_response=False,
+            autoreload=False, serve_traceback=False)
+
+    def apply_default_headers(self, handler: tornado.web.RequestHandler) -> None:
+        handler.set_header("X-Content-Type-Options", "nosniff")
+
+    # -- hooks --------------------------------------------------------------------------------
+    async def call_hook(self, name: str, **kwargs: Any) -> list[Any]:
+        """Call every implementation (awaiting async ones) in pluggy's order; collect results."""
+        impls = self._impls.get(name)
+        if impls is None:
+            impls = list(reversed(getattr(self.pm.hook, name).get_hookimpls()))
+        out = []
+        for impl in impls:
+            result = impl.function(**{a: kwargs[a] for a in impl.argnames})
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None:
+                out.append(result)
+        return out
+
+    async def identify(self, handler: Any) -> Identity | None:
+        for impl in self._impls["identify_request"]:
+            result = impl.function(**{a: handler for a in impl.argnames})
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None:
+                return result
+        return None
+
+    async def authorize(self, identity: Identity, action: str, resource: dict[str, Any]) -> bool:
+        args = {"identity": identity, "action": action, "resource": resource}
+        allowed = False
+        for impl in self._impls["authorize"]:
+            result = impl.function(**{a: args[a] for a in impl.argnames})
+            if inspect.isawaitable(result):
+                result = await result
+            if result is False:
+                return False
+            allowed = allowed or result is True
+        return allowed
+
+    def _request_finished(self, handler: Any, duration: float) -> None:
+        for impl in self._impls["request_finished"]:
+            try:
+                impl.function(**{a: {"handler": handler, "duration": duration}[a]
+                                 for a in impl.argnames})
+            except Exception:
+                self.metrics.hook_errors.labels(impl.plugin_name, "request_finished").inc()
+                log.exception("request_finished hook of %s failed", impl.plugin_name)
+
+    def exception_body(self, handler: Any, exc: BaseException) -> dict[str, Any] | None:
+        for impl in self._impls["handle_exception"]:
+            try:
+                result = impl.function(**{a: {"handler": handler, "exc": exc}[a]
+                                          for a in impl.argnames})
+            except Exception:
+                self.metrics.hook_errors.labels(impl.plugin_name, "handle_exception").inc()
+                log.exception("handle_exception hook of %s failed", impl.plugin_name)
+                continue
+            if result is not None:
+                return result
+        return None
+
+    # -- clients ------------------------------------------------------------------------------
+    @property
+    def kube(self) -> KubeClient:
+        if self._kube is None:
+            raise ApiError(503, "no Kubernetes API server is configured")
+        return self._kube
+
+    @property
+    def has_kube(self) -> bool:
+        return self._kube is not None
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            raise RuntimeError("the app is not started: no HTTP session yet")
+        return self._http
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        # General outbound HTTP honours HTTP(S)_PROXY/NO_PROXY; the API server never goes
+        # through a corporate proxy, so it gets its own session.
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0), trust_env=True,
+            auto_decompress=False)
+        self._kube_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60),
+            auto_decompress=False)
+        conn = self._kube_connection or resolve_connection(self.settings.kubernetes)
+        mode = self.settings.sandbox.mode
+        if mode == "on" or (mode == "auto" and conn is None):
+            from .sandbox.manager import SandboxManager
+
+            # Fills in only what is missing: the API server here, S3 / the hub on request of
+            # the plugins that need them (app.sandbox.ensure_s3()).
+            self.sandbox = SandboxManager(self.settings)
+            if conn is None:
+                conn = await self.sandbox.start_kube()
+                for name, user in self.sandbox.dev_users().items():
+                    self.dev_users.setdefault(name, user)
+        if conn is not None:
+            self._check_transport(conn)
+            self._kube = KubeClient(conn, self._kube_session,
+                                    self.settings.kubernetes.connect_timeout,
+                                    self.settings.kubernetes.request_timeout)
+            log.info("Kubernetes API server: %s", conn.description, extra={"host": conn.host})
+        else:
+            log.warning("no Kubernetes API server configured and sandbox off: cluster routes "
+                        "will answer 503")
+        try:
+            for impl in self.pm.hook.startup.get_hookimpls():  # load order
+                try:
+                    result = impl.function(**{a: self for a in impl.argnames})
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception as exc:
+                    raise loader.PluginLoadError(f"plugin {impl.plugin_name!r} failed to start: "
+                                                 f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _check_transport(self, conn: KubeConnection) -> None:
+        dev = self.settings.auth.mode == "dev" or conn.sandbox
+        if not conn.is_https and not (dev or self.settings.kubernetes.allow_plain_http):
+            raise loader.PluginLoadError(
+                f"refusing plain-http API server {conn.host}: user tokens would travel in clear "
+                "(set kubernetes.allow_plain_http only for local experiments)")
+
+    async def stop(self) -> None:
+        timeout = self.settings.server.shutdown_timeout
+        for impl in reversed(self.pm.hook.shutdown.get_hookimpls()):
+            try:
+                result = impl.function(**{a: self for a in impl.argnames})
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, timeout)
+            except Exception:
+                self.metrics.hook_errors.labels(impl.plugin_name, "shutdown").inc()
+                log.exception("shutdown of plugin %s failed", impl.plugin_name)
+        for ws in list(self.websockets):
+            ws.close(1001, "server shutting down")
+        if self.sandbox is not None:
+            await self.sandbox.stop()
+        for session in (self._http, self._kube_session):
+            if session is not None:
+                await session.close()
+        self._http = self._kube_session = None
+
+    def request_done(self) -> None:
+        self.inflight -= 1
+        if self.draining and self.inflight <= 0 and self._drained is not None:
+            self._drained.set()
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking work: /readyz turns 503, wait for in-flight requests, close sockets 1001."""
+        self.draining = True
+        self._drained = asyncio.Event()
+        if self.inflight > 0:
+            try:
+                await asyncio.wait_for(self._drained.wait(), grace)
+            except asyncio.TimeoutError:
+                log.warning("grace period over with %d requests in flight", self.inflight)
+        for ws in list(self.websockets):
+            ws.close(1001, "server shutting down")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("odh-core")
+    except Exception:  # pragma: no cover
+        return "0"

@@ -1,0 +1,107 @@
+"""The core's identity providers and its "admin" judgement, as a plugin of the public hooks.
+
+Registered `trylast`, so any plugin's `identify_request` is asked before these.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..auth import Identity, TTLCache, token_hash
+from ..config import DevUser
+from ..errors import ApiError
+from ..hookspecs import hookimpl
+from ..kube import KubeError
+from ..plugin import Plugin
+
+DEV_COOKIE = "odh-dev-user"
+
+
+class CoreAuthPlugin(Plugin):
+    def __init__(self, ctx: Any):
+        super().__init__(ctx)
+        auth = ctx.app.settings.auth
+        self.auth = auth
+        self.identities: TTLCache[Identity] = TTLCache(auth.cache_ttl, auth.cache_size)
+        self.rejected: TTLCache[str] = TTLCache(auth.negative_cache_ttl, auth.cache_size)
+        self.admins: TTLCache[bool] = TTLCache(auth.cache_ttl, auth.cache_size)
+        self.reviews = ctx.metrics.counter(
+            "odh_auth_reviews_total", "Reviews sent to the API server (cache misses).",
+            ["kind", "result"])
+
+    # -- identity -----------------------------------------------------------------------------
+    @hookimpl(trylast=True)
+    async def identify_request(self, handler: Any) -> Identity | None:
+        token = handler.request_token()
+        if self.auth.mode == "trusted-header":
+            user = handler.request.headers.get(self.auth.user_header)
+            if user:
+                groups = handler.request.headers.get(self.auth.groups_header, "")
+                return Identity(username=user, token=token, provider="trusted-header",
+                                groups=tuple(g.strip() for g in groups.split(",") if g.strip()))
+        if token is None and self.auth.mode == "dev":
+            dev = self.dev_user(handler)
+            if dev is None:
+                return None
+            if dev.token is None:
+                return Identity(username=dev.username, groups=tuple(dev.groups), provider="dev")
+            identity = await self.validate(dev.token.get_secret_value())
+            return Identity(identity.username, identity.groups, identity.uid, identity.token,
+                            provider="dev")
+        if token is None:
+            return None
+        return await self.validate(token)
+
+    def dev_user(self, handler: Any) -> DevUser | None:
+        users = self.ctx.app.dev_users
+        chosen = handler.get_signed_cookie(DEV_COOKIE, max_age_days=1)
+        if chosen is not None and chosen.decode() in users:
+            return users[chosen.decode()]
+        return users.get(self.auth.dev_user)
+
+    async def validate(self, token: str) -> Identity:
+        key = token_hash(token)
+        if self.rejected.get(key):
+            raise ApiError(401, "the cluster rejected this token")
+        try:
+            return await self.identities.get_or_load(key, lambda: self._review(token))
+        except KubeError as exc:
+            if exc.status in (401, 403):
+                self.rejected.put(key, "1")
+                raise ApiError(401, "the cluster rejected this token") from None
+            raise ApiError(502, f"identity review failed: {exc.message}") from None
+
+    async def _review(self, token: str) -> Identity:
+        try:
+            info = await self.ctx.app.kube.self_subject_review(token)
+        except KubeError as exc:
+            self.reviews.labels("identity", str(exc.status)).inc()
+            raise
+        self.reviews.labels("identity", "ok").inc()
+        if not info.get("username"):
+            raise KubeError(401, "the cluster does not know this token")
+        return Identity(username=info["username"], groups=tuple(info.get("groups") or ()),
+                        uid=info.get("uid", ""), token=token)
+
+    # -- authorization ------------------------------------------------------------------------
+    @hookimpl(trylast=True)
+    async def authorize(self, identity: Identity, action: str) -> bool | None:
+        if action != "admin":
+            return None
+        return await self.is_admin(identity)
+
+    async def is_admin(self, identity: Identity) -> bool:
+        if set(identity.groups) & set(self.auth.admin_groups):
+            return True
+        review = self.auth.admin_review
+        if review is None or not identity.token or not self.ctx.app.has_kube:
+            return False
+        token = identity.token
+
+        async def ask() -> bool:
+            allowed = await self.ctx.app.kube.access_review(
+                token, verb=review.verb, group=review.group, resource=review.resource,
+                name=review.name, namespace=review.namespace)
+            self.reviews.labels("admin", str(allowed).lower()).inc()
+            return allowed
+
+        return await self.admins.get_or_load(identity.token_key, ask)

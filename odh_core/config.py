@@ -1,0 +1,206 @@
+"""Configuration: YAML file, then the old backends' env vars, then `ODH_<SECTION>__<KEY>`.
+
+The core's sections are typed pydantic models (unknown keys are errors). Each plugin's section
+under `plugins:` is validated by that plugin's own `Config` model when the loader builds it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Model):
+    host: str = Field("0.0.0.0", description="Address to listen on (env IP).")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on (env PORT).")
+    workers: int = Field(1, ge=1, description="Processes sharing the port; one per core.")
+    max_body_size: int = Field(10 * 2**20, description="Largest buffered request body in bytes; "
+                               "streaming routes (uploads, proxies) set their own limits.")
+    grace_period: float = Field(20.0, description="Seconds in-flight requests get after SIGTERM.")
+    shutdown_timeout: float = Field(10.0, description="Seconds each plugin's shutdown hook gets.")
+    xheaders: bool = Field(True, description="Trust X-Forwarded-For/-Proto from the auth proxy.")
+    cookie_secret: SecretStr | None = Field(None, description="Signs cookies (dev impersonation); "
+                                            "random per start when unset.")
+    allowed_origins: list[str] = Field(default_factory=list, description="Origins besides the "
+                                       "server's own that may open WebSockets.")
+    reload: bool = Field(False, description="Restart on code change (development).")
+
+
+class LoggingConfig(_Model):
+    level: str = Field("INFO", description="Root log level (env LOG_LEVEL).")
+    format: Literal["auto", "json", "text"] = Field(
+        "auto", description="json, text, or auto (text on a terminal, else json).")
+    access_log: bool = Field(True, description="One line per request on logger odh.access.")
+
+
+class AdminReview(_Model):
+    """The access review whose `status.allowed` makes a user an admin (COMPAT.md §1)."""
+
+    verb: str = "patch"
+    group: str = "services.platform.opendatahub.io"
+    resource: str = "auths"
+    name: str | None = "default-auth"
+    namespace: str | None = None
+
+
+class DevUser(_Model):
+    username: str
+    groups: list[str] = Field(default_factory=list)
+    token: SecretStr | None = Field(None, description="Token the dev user acts with on the cluster.")
+
+
+class AuthConfig(_Model):
+    mode: Literal["token", "trusted-header", "dev"] = Field(
+        "token", description="token: bearer token validated by the cluster; trusted-header: "
+        "user/groups from headers set by kube-rbac-proxy; dev: like token, but a request "
+        "without one acts as the dev user.")
+    token_headers: list[str] = Field(
+        default_factory=lambda: ["x-forwarded-access-token", "authorization"],
+        description="Headers searched for the user's token, in order ('authorization' is read "
+        "as 'Bearer <token>').")
+    user_header: str = "x-forwarded-user"
+    groups_header: str = "x-forwarded-groups"
+    cache_ttl: float = Field(30.0, description="Seconds an identity or admin answer is cached "
+                             "per token hash.")
+    negative_cache_ttl: float = Field(5.0, description="Seconds a rejected token is remembered.")
+    cache_size: int = Field(10_000, ge=1, description="Tokens kept in each cache.")
+    admin_groups: list[str] = Field(default_factory=list,
+                                    description="Members are admins without an access review.")
+    admin_review: AdminReview | None = Field(default_factory=AdminReview)
+    dev_user: str = Field("admin", description="Key in dev_users used for token-less requests.")
+    dev_users: dict[str, DevUser] = Field(default_factory=dict)
+
+
+class KubernetesConfig(_Model):
+    host: str | None = Field(None, description="API server URL; unset: in-cluster, kubeconfig, "
+                             "else the sandbox.")
+    ca_file: str | None = None
+    token: SecretStr | None = Field(None, description="Service-account token (else token_file).")
+    token_file: str | None = None
+    insecure_skip_tls_verify: bool = False
+    kubeconfig: str | None = Field(None, description="Kubeconfig path (else KUBECONFIG, "
+                                   "~/.kube/config).")
+    context: str | None = None
+    dashboard_namespace: str = Field("opendatahub", description="Where the dashboard's own "
+                                     "objects live.")
+    connect_timeout: float = 5.0
+    request_timeout: float = 30.0
+    allow_plain_http: bool = Field(False, description="Permit an http:// API server outside "
+                                   "sandbox/dev mode (never in production).")
+
+
+class SandboxConfig(_Model):
+    mode: Literal["auto", "on", "off"] = Field(
+        "auto", description="auto: embed what is not configured (no cluster found -> embedded "
+        "API server; no S3 endpoint -> embedded S3); on: the same, and say so even if all is "
+        "configured; off: never embed.")
+    seed_dir: str | None = Field(None, description="Seed objects; default conf/sandbox.")
+    state_dir: str = Field(".state", description="Where sandbox kubeconfig and state go.")
+
+
+class Settings(_Model):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    plugin_autoload: bool = Field(True, description="false: load only plugins marked "
+                                  "enabled: true.")
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class ConfigError(Exception):
+    """A configuration problem, with a message that names the file, key or plugin."""
+
+
+LEGACY_ENV = {
+    "PORT": ("server", "port"),
+    "IP": ("server", "host"),
+    "LOG_LEVEL": ("logging", "level"),
+}
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """`ODH_SERVER__PORT=9000` -> {"server": {"port": 9000}}; values are YAML scalars."""
+    tree: dict[str, Any] = {}
+    for name, meaning in LEGACY_ENV.items():
+        if environ.get(name):
+            tree.setdefault(meaning[0], {})[meaning[1]] = environ[name]
+    if environ.get("APP_ENV") == "development":
+        tree.setdefault("auth", {})["mode"] = "dev"
+    for name, raw in environ.items():
+        if not name.startswith("ODH_") or "__" not in name:
+            continue
+        path = [p.lower() for p in name[4:].split("__") if p]
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        try:
+            node[path[-1]] = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            node[path[-1]] = raw
+    return tree
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level")
+    return data
+
+
+def load_settings(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build Settings from a file (or ODH_CONFIG), the environment and explicit overrides."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get("ODH_CONFIG")
+    data: dict[str, Any] = read_yaml(path) if path else {}
+    data = deep_merge(data, env_overrides(environ))
+    if overrides:
+        data = deep_merge(data, overrides)
+    return validate_settings(data, source=str(path or "defaults"))
+
+
+def validate_settings(data: Mapping[str, Any], source: str = "config") -> Settings:
+    plugins = data.get("plugins") or {}
+    if not isinstance(plugins, Mapping) or any(
+            v is not None and not isinstance(v, Mapping) for v in plugins.values()):
+        raise ConfigError(f"{source}: 'plugins' must map plugin names to mappings")
+    data = dict(data, plugins={k: dict(v or {}) for k, v in plugins.items()})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {format_validation_error(exc)}") from None
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)

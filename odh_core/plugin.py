@@ -1,0 +1,97 @@
+"""What a plugin is and what it is given: Plugin, PluginContext, Route, HealthCheck."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
+    from .app import App
+    from .kube import KubeClient
+    from .observability import PluginMetrics
+
+
+class PluginConfig(BaseModel):
+    """Base of every plugin's `Config`: unknown keys are an error (typos must not pass)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Plugin:
+    """Base class of every odh-core plugin, core or third-party.
+
+    Subclass it, declare `Config` (a `PluginConfig` subclass) and mark hook methods with
+    `@hookimpl`. Expose it through an entry point in the group `odh_core.plugins`; the entry
+    point's name is the plugin's identity (YAML key under `plugins:`, logger `odh.plugin.<name>`,
+    metrics label).
+    """
+
+    Config: type[PluginConfig] = PluginConfig
+
+    def __init__(self, ctx: "PluginContext"):
+        self.ctx = ctx
+
+    @property
+    def name(self) -> str:
+        return self.ctx.name
+
+    @property
+    def config(self) -> Any:
+        return self.ctx.config
+
+    @property
+    def log(self) -> logging.Logger:
+        return self.ctx.log
+
+
+@dataclass
+class PluginContext:
+    """Everything the core hands a plugin. Clients are reached through `app` once started."""
+
+    name: str
+    config: Any
+    log: logging.Logger
+    metrics: "PluginMetrics"
+    app: "App"
+    distribution: str | None = None
+    version: str | None = None
+
+    @property
+    def kube(self) -> "KubeClient":
+        return self.app.kube
+
+    @property
+    def http(self) -> "aiohttp.ClientSession":
+        """The app's outbound HTTP session (pooled; honours the configured proxy and CA)."""
+        return self.app.http
+
+
+@dataclass
+class Route:
+    """One URL pattern served by one handler class.
+
+    `order` sorts routes before Tornado sees them: catch-all patterns (an SPA fallback) use a
+    high number so specific routes win. `description` and the handler methods' docstrings feed
+    the OpenAPI document.
+    """
+
+    pattern: str
+    handler: type
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    description: str = ""
+    order: int = 0
+
+
+@dataclass
+class HealthCheck:
+    """A readiness check run by `/readyz`: an async callable that raises when unhealthy."""
+
+    name: str
+    check: Callable[[], Awaitable[Any]]
+    timeout: float = 2.0
+    critical: bool = True

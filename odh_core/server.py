@@ -1,0 +1,123 @@
+"""Run the app: bind, optionally fork workers, serve, and drain on SIGTERM."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from .app import App
+from .config import Settings
+
+log = logging.getLogger("odh.server")
+
+
+def make_http_server(app: App) -> HTTPServer:
+    s = app.settings.server
+    return HTTPServer(app.tornado, xheaders=s.xheaders, max_body_size=s.max_body_size,
+                      idle_connection_timeout=75, body_timeout=None)
+
+
+async def serve_sockets(settings: Settings, sockets: list[socket.socket],
+                        ready: Any = None) -> None:
+    """Serve on already-bound sockets until SIGTERM/SIGINT, then drain and stop."""
+    started = time.perf_counter()
+    app = App(settings)
+    await app.start()
+    server = make_http_server(app)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    where = f"http://{settings.server.host}:{port}"
+    log.info("odh-core serving on %s (pid %d, %d plugins, ready in %.0f ms)", where, os.getpid(),
+             len(app.enabled_plugins()), (time.perf_counter() - started) * 1000)
+    if settings.auth.mode == "dev":
+        log.warning("DEV AUTH IS ON: requests without a token act as %r. Never expose this "
+                    "server beyond this machine.", settings.auth.dev_user)
+    if settings.server.reload:
+        import tornado.autoreload
+
+        # Re-exec on a change of any imported module or the config file (development only).
+        if os.environ.get("ODH_CONFIG"):
+            tornado.autoreload.watch(os.environ["ODH_CONFIG"])
+        tornado.autoreload.start()
+    if ready is not None:
+        ready(app, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("shutting down: draining %d in-flight requests (grace %.0fs)", app.inflight,
+             settings.server.grace_period)
+    server.stop()  # stop accepting; established connections keep going
+    await app.drain(settings.server.grace_period)
+    try:
+        await asyncio.wait_for(server.close_all_connections(), 5)
+    except asyncio.TimeoutError:
+        log.warning("some connections did not close in time")
+    await app.stop()
+    log.info("stopped")
+
+
+def serve(settings: Settings) -> int:
+    s = settings.server
+    sockets = bind_sockets(s.port, s.host, reuse_port=False)
+    if s.workers <= 1:
+        asyncio.run(serve_sockets(settings, sockets))
+        return 0
+    return supervise(settings, sockets)
+
+
+def supervise(settings: Settings, sockets: list[socket.socket]) -> int:
+    """Fork `workers` processes sharing the listening sockets; forward SIGTERM; wait."""
+    children: set[int] = set()
+    for _ in range(settings.server.workers):
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 0
+            try:
+                asyncio.run(serve_sockets(settings, sockets))
+            except BaseException:  # noqa: BLE001 - the child must never return into the loop
+                log.exception("worker failed")
+                code = 1
+            finally:
+                os._exit(code)
+        children.add(pid)
+    log.info("started %d workers: %s", len(children), sorted(children))
+
+    def forward(signum: int, _frame: Any) -> None:
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                children.discard(pid)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    failed = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:  # pragma: no cover
+            continue
+        children.discard(pid)
+        if os.waitstatus_to_exitcode(status) != 0:
+            failed += 1
+            log.error("worker %d exited with %s", pid, os.waitstatus_to_exitcode(status))
+            forward(signal.SIGTERM, None)
+    for sock in sockets:
+        sock.close()
+    return 1 if failed else 0
