@@ -8,6 +8,7 @@ from .config import Settings
 from .errors import ApiError
 from .hookspecs import hookimpl
 from .kube import SERVICE_ACCOUNT, KubeClient, KubeError, KubeUnavailable
+from .proxy import ProxyHandler, Upstream
 from .plugin import HealthCheck, Plugin, PluginConfig, PluginContext, Route
 from .sse import EventStream
 from .web import BaseHandler, BaseWebSocketHandler, allow_anonymous, requires, utc_now
@@ -15,5 +16,6 @@ from .web import BaseHandler, BaseWebSocketHandler, allow_anonymous, requires, u
 __all__ = [
     "ApiError", "BaseHandler", "BaseWebSocketHandler", "EventStream", "HealthCheck", "Identity",
     "KubeClient", "KubeError", "KubeUnavailable", "Plugin", "PluginConfig", "PluginContext",
-    "Route", "SERVICE_ACCOUNT", "Settings", "allow_anonymous", "hookimpl", "requires", "utc_now",
+    "ProxyHandler", "Route", "SERVICE_ACCOUNT", "Settings", "Upstream", "allow_anonymous",
+    "hookimpl", "requires", "utc_now",
 ]

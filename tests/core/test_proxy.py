@@ -1,0 +1,140 @@
+"""The shared streaming proxy against a real upstream server."""
+import asyncio
+import hashlib
+import socket
+
+import aiohttp
+import pytest
+import tornado.web
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from odh_core import Plugin, ProxyHandler, Route, Upstream, hookimpl
+
+from .conftest import IDENTITIES
+from odh_core.testing import static_identities
+
+
+@tornado.web.stream_request_body
+class Echo(tornado.web.RequestHandler):
+    """Upstream: hashes the body as it streams in; reports headers it saw."""
+
+    def prepare(self):
+        self.request.connection.set_max_body_size(2**31)
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def data_received(self, chunk):
+        self.digest.update(chunk)
+        self.size += len(chunk)
+
+    def post(self, path):
+        self.set_header("Set-Cookie", "upstream=1")
+        self.set_header("X-Upstream", "yes")
+        self.add_header("X-Multi", "a")
+        self.add_header("X-Multi", "b")
+        self.set_status(201)
+        self.finish({"path": path, "query": self.request.query, "size": self.size,
+                     "sha256": self.digest.hexdigest(),
+                     "cookie": self.request.headers.get("Cookie"),
+                     "auth": self.request.headers.get("Authorization"),
+                     "impersonate": self.request.headers.get("Impersonate-User")})
+
+    async def get(self, path):
+        if path == "big":
+            n = int(self.get_argument("mib"))
+            block = b"x" * 2**20
+            for _ in range(n):
+                self.write(block)
+                await self.flush()
+            return
+        self.set_status(404)
+        self.set_header("Content-Type", "application/json")
+        self.finish(b'{"kind":"Status","code":404}')
+
+
+@pytest.fixture
+async def upstream():
+    app = tornado.web.Application([(r"/(.*)", Echo)])
+    server = HTTPServer(app, max_body_size=2**31)
+    socks = bind_sockets(0, "127.0.0.1")
+    server.add_sockets(socks)
+    yield f"http://127.0.0.1:{socks[0].getsockname()[1]}"
+    server.stop()
+    await server.close_all_connections()
+
+
+class Forward(ProxyHandler):
+    async def upstream(self):
+        base = self.plugin.target
+        return Upstream(f"{base}/{self.path_args[0]}" + (
+            f"?{self.request.query}" if self.request.query else ""), self.forward_headers(),
+            timeout=aiohttp.ClientTimeout(sock_connect=2, sock_read=10))
+
+
+class ForwardPlugin(Plugin):
+    target = ""
+
+    @hookimpl
+    def register_routes(self):
+        return [Route(r"/fwd/(.*)", Forward)]
+
+
+@pytest.fixture
+def odh_extra_plugins():
+    return [("fwd", ForwardPlugin), static_identities(IDENTITIES)]
+
+
+async def test_body_streams_and_headers_pass(odh_server, upstream):
+    odh_server.app.plugin("fwd").target = upstream
+    body = bytes(range(256)) * (40 * 4096)  # 40 MiB
+    async with aiohttp.ClientSession() as s:
+        async def chunks():
+            for i in range(0, len(body), 2**20):
+                yield body[i:i + 2**20]
+
+        async with s.post(odh_server.url + "/fwd/a/b?x=1&x=2", data=chunks(), headers={
+                "Authorization": "Bearer t-alice", "Cookie": "sid=1",
+                "Impersonate-User": "root"}) as r:
+            assert r.status == 201
+            got = await r.json()
+            assert r.headers.getall("X-Multi") == ["a", "b"]
+            assert r.headers["X-Upstream"] == "yes"
+            assert "Set-Cookie" not in r.headers
+    assert got == {"path": "a/b", "query": "x=1&x=2", "size": len(body),
+                   "sha256": hashlib.sha256(body).hexdigest(), "cookie": None, "auth": None,
+                   "impersonate": None}
+
+
+async def test_error_status_and_body_pass_unchanged(odh_server, upstream):
+    odh_server.app.plugin("fwd").target = upstream
+    resp = await odh_server.fetch("/fwd/missing", token="t-alice")
+    assert resp.status == 404 and resp.body == b'{"kind":"Status","code":404}'
+
+
+async def test_large_download_streams(odh_server, upstream):
+    odh_server.app.plugin("fwd").target = upstream
+    size = 0
+    async with aiohttp.ClientSession() as s:
+        async with s.get(odh_server.url + "/fwd/big?mib=64",
+                         headers={"Authorization": "Bearer t-alice"}) as r:
+            async for chunk in r.content.iter_any():
+                size += len(chunk)
+    assert size == 64 * 2**20
+
+
+async def test_upstream_down_is_502(odh_server):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    odh_server.app.plugin("fwd").target = f"http://127.0.0.1:{port}"
+    resp = await odh_server.fetch("/fwd/x", token="t-alice")
+    assert resp.status == 502 and "unreachable" in resp.json()["message"]
+    resp = await odh_server.fetch("/fwd/x", "POST", token="t-alice", body=b"y" * 500_000)
+    assert resp.status == 502
+    assert (await odh_server.fetch("/healthz")).status == 200
+
+
+async def test_requires_identity(odh_server, upstream):
+    odh_server.app.plugin("fwd").target = upstream
+    assert (await odh_server.fetch("/fwd/x")).status == 401
