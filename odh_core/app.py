@@ -112,7 +112,7 @@ class App:
     def _collect_routes(self) -> list[tuple[str, Route]]:
         routes: list[tuple[str, Route]] = []
         seen: dict[str, str] = {}
-        for impl in reversed(self.pm.hook.register_routes.get_hookimpls()):
+        for impl in self.pm.hook.register_routes.get_hookimpls():  # load order
             result = impl.function(app=self) if "app" in impl.argnames else impl.function()
             if inspect.isawaitable(result):
                 raise loader.PluginLoadError(
@@ -141,7 +141,7 @@ class App:
 
     def _collect_health_checks(self) -> list[tuple[str, HealthCheck]]:
         out = []
-        for impl in reversed(self.pm.hook.register_health_checks.get_hookimpls()):
+        for impl in self.pm.hook.register_health_checks.get_hookimpls():
             result = impl.function(app=self) if "app" in impl.argnames else impl.function()
             out.extend((impl.plugin_name, check) for check in result or [])
         return out

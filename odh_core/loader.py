@@ -132,4 +132,6 @@ def check_pending(pm: pluggy.PluginManager) -> None:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginLoadError(f"plugin {exc.plugin_name!r}: {exc}") from exc
+        name = pm.get_name(exc.plugin) if exc.plugin is not None else "?"
+        raise PluginLoadError(f"plugin {name!r}: {exc} (a hook implementation with no "
+                              "hook of that name in odh_core.hookspecs)") from exc

@@ -8,7 +8,7 @@ import signal
 import socket
 import sys
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -26,10 +26,10 @@ def make_http_server(app: App) -> HTTPServer:
 
 
 async def serve_sockets(settings: Settings, sockets: list[socket.socket],
-                        ready: Any = None) -> None:
+                        ready: Any = None, extra_plugins: Sequence[Any] = ()) -> None:
     """Serve on already-bound sockets until SIGTERM/SIGINT, then drain and stop."""
     started = time.perf_counter()
-    app = App(settings)
+    app = App(settings, extra_plugins=extra_plugins)
     await app.start()
     server = make_http_server(app)
     server.add_sockets(sockets)
