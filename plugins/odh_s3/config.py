@@ -1,0 +1,73 @@
+"""The s3 plugin's configuration (plugins.s3 in odh.yaml); defaults read the old env vars."""
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from odh_core import PluginConfig
+
+from .multipart import DEFAULT_IN_FLIGHT, DEFAULT_PART_SIZE, MAX_OBJECT_SIZE, MIN_PART_SIZE
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+
+
+def _env_secret(name: str) -> SecretStr | None:
+    value = os.environ.get(name)
+    return SecretStr(value) if value else None
+
+
+class S3Config(PluginConfig):
+    endpoint: str | None = Field(default_factory=lambda: _env("AWS_S3_ENDPOINT") or None,
+                                 description="S3 endpoint URL (env AWS_S3_ENDPOINT); unset with "
+                                 "sandbox mode: the embedded S3.")
+    access_key_id: str = Field(default_factory=lambda: _env("AWS_ACCESS_KEY_ID"),
+                               description="env AWS_ACCESS_KEY_ID")
+    secret_access_key: SecretStr | None = Field(
+        default_factory=lambda: _env_secret("AWS_SECRET_ACCESS_KEY"),
+        description="env AWS_SECRET_ACCESS_KEY")
+    region: str = Field(default_factory=lambda: _env("AWS_DEFAULT_REGION") or "us-east-1",
+                        description="env AWS_DEFAULT_REGION")
+    default_bucket: str = Field(default_factory=lambda: _env("AWS_S3_BUCKET"),
+                                description="env AWS_S3_BUCKET")
+    http_proxy: str = Field(default_factory=lambda: _env("HTTP_PROXY") or _env("http_proxy"))
+    https_proxy: str = Field(default_factory=lambda: _env("HTTPS_PROXY") or _env("https_proxy"))
+    no_proxy: str = Field(default_factory=lambda: _env("NO_PROXY") or _env("no_proxy"))
+    ca_bundle: str | None = Field(default_factory=lambda: _env("AWS_CA_BUNDLE") or None,
+                                  description="CA bundle (PEM) for the S3 endpoint and the proxy.")
+    verify_tls: bool = True
+    max_concurrent_transfers: int = Field(
+        default_factory=lambda: max(1, _env_int("MAX_CONCURRENT_TRANSFERS", 2)), ge=1,
+        description="Transfers (uploads, downloads, imports) running at once, server-wide "
+        "(env MAX_CONCURRENT_TRANSFERS); changeable at run time by an admin.")
+    max_upload_size: int = Field(MAX_OBJECT_SIZE, ge=1, description="Largest upload request body.")
+    max_view_size: int = Field(50 * 2**20, ge=1, description="Largest object /view returns.")
+    part_size: int = Field(DEFAULT_PART_SIZE, ge=MIN_PART_SIZE,
+                           description="Multipart part size floor (grows for huge objects).")
+    parts_in_flight: int = Field(DEFAULT_IN_FLIGHT, ge=1, le=64,
+                                 description="Parts uploading at once per transfer.")
+    static_dir: str | None = Field(None, description="Serve this directory (the ODH-TEC UI "
+                                   "build) same-origin with an SPA fallback; None: no UI.")
+    settings_store: Literal["auto", "kube", "file"] = Field(
+        "auto", description="Where run-time settings changes persist: kube (Secret + ConfigMap "
+        "in the dashboard namespace), file (state_dir), auto (kube when a cluster is "
+        "configured).")
+    settings_secret: str = Field("odh-core-s3-credentials",
+                                 description="Secret holding the S3 credentials.")
+    settings_configmap: str = Field("odh-core-s3-settings",
+                                    description="ConfigMap holding the other S3 settings.")
+    settings_ttl: float = Field(5.0, ge=0, description="Seconds before persisted settings are "
+                                "re-read (other replicas' changes).")
+    state_dir: str | None = Field(None, description="Settings file directory when not in a "
+                                  "cluster; default: sandbox.state_dir.")
+    disclaimer_default: str = Field("unknown", description="Disclaimer status before any PUT.")

@@ -1,0 +1,42 @@
+"""Fixtures for the s3 plugin's tests: the app wired to the session's moto server."""
+from __future__ import annotations
+
+import uuid
+from typing import Any, AsyncIterator
+
+import pytest
+from aiobotocore.session import AioSession
+
+
+@pytest.fixture
+def odh_plugins() -> list[str]:
+    return ["s3"]
+
+
+@pytest.fixture
+def s3_plugin_config(sandbox_s3: Any, tmp_path: Any) -> dict[str, Any]:
+    return {"endpoint": sandbox_s3.endpoint, "access_key_id": sandbox_s3.access_key,
+            "secret_access_key": sandbox_s3.secret_key, "region": sandbox_s3.region,
+            "default_bucket": sandbox_s3.default_bucket, "state_dir": str(tmp_path),
+            # unique per test: the sandbox cluster is shared by the whole session
+            "settings_secret": f"s3-creds-{uuid.uuid4().hex[:8]}",
+            "settings_configmap": f"s3-settings-{uuid.uuid4().hex[:8]}",
+            "http_proxy": "", "https_proxy": "", "no_proxy": ""}
+
+
+@pytest.fixture
+def odh_config(odh_base_config: dict[str, Any], s3_plugin_config: dict[str, Any]
+               ) -> dict[str, Any]:
+    return {**odh_base_config, "plugins": {"s3": s3_plugin_config}}
+
+
+@pytest.fixture
+async def aio_s3(sandbox_s3: Any) -> AsyncIterator[Any]:
+    """A plain aiobotocore client on the moto server (to check what landed)."""
+    async with AioSession().create_client("s3", **sandbox_s3.client_kwargs()) as client:
+        yield client
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}/"
