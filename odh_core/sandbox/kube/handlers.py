@@ -416,7 +416,6 @@ class KubeHandler(tornado.web.RequestHandler):
         too_old = watcher.start(from_rv)
         self.set_status(200)
         self.set_header("Content-Type", JSON_CT)
-        self.set_header("Transfer-Encoding", "chunked")
         if too_old is not None:
             st = errors.gone_expired(f"too old resource version: {too_old} "
                                      f"({self.srv.store.compacted_rv + 1})").body
