@@ -40,6 +40,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     cc = csub.add_parser("check", help="validate a config file and every enabled plugin's part")
     cc.add_argument("--config")
     cc.set_defaults(func=cmd_config_check)
+    cr = csub.add_parser("reference", help="print the documented config file (every key)")
+    cr.set_defaults(func=cmd_config_reference)
 
     p = sub.add_parser("sandbox", help="run the sandbox Kubernetes API server standalone")
     try:
@@ -118,6 +120,13 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     App(settings)  # imports and validates every enabled plugin's config, builds routes
     print(f"config OK: {args.config or os.environ.get('ODH_CONFIG') or 'defaults'}")
+    return 0
+
+
+def cmd_config_reference(args: argparse.Namespace) -> int:
+    from .reference import installed_plugin_configs, render_reference
+
+    print(render_reference(installed_plugin_configs()), end="")
     return 0
 
 

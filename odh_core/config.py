@@ -43,16 +43,16 @@ class LoggingConfig(_Model):
 class AdminReview(_Model):
     """The access review whose `status.allowed` makes a user an admin (COMPAT.md §1)."""
 
-    verb: str = "patch"
-    group: str = "services.platform.opendatahub.io"
-    resource: str = "auths"
-    name: str | None = "default-auth"
-    namespace: str | None = None
+    verb: str = Field("patch", description="Verb of the review.")
+    group: str = Field("services.platform.opendatahub.io", description="API group reviewed.")
+    resource: str = Field("auths", description="Resource (plural) reviewed.")
+    name: str | None = Field("default-auth", description="Object name reviewed (null: any).")
+    namespace: str | None = Field(None, description="Namespace reviewed (null: cluster scope).")
 
 
 class DevUser(_Model):
-    username: str
-    groups: list[str] = Field(default_factory=list)
+    username: str = Field(description="User name shown for this dev user.")
+    groups: list[str] = Field(default_factory=list, description="Groups of this dev user.")
     token: SecretStr | None = Field(None, description="Token the dev user acts with on the cluster.")
 
 
@@ -65,33 +65,42 @@ class AuthConfig(_Model):
         default_factory=lambda: ["x-forwarded-access-token", "authorization"],
         description="Headers searched for the user's token, in order ('authorization' is read "
         "as 'Bearer <token>').")
-    user_header: str = "x-forwarded-user"
-    groups_header: str = "x-forwarded-groups"
+    user_header: str = Field("x-forwarded-user", description="trusted-header mode: the header "
+                             "naming the user (only behind a proxy that sets it).")
+    groups_header: str = Field("x-forwarded-groups", description="trusted-header mode: "
+                               "comma-separated groups.")
     cache_ttl: float = Field(30.0, description="Seconds an identity or admin answer is cached "
                              "per token hash.")
     negative_cache_ttl: float = Field(5.0, description="Seconds a rejected token is remembered.")
     cache_size: int = Field(10_000, ge=1, description="Tokens kept in each cache.")
     admin_groups: list[str] = Field(default_factory=list,
                                     description="Members are admins without an access review.")
-    admin_review: AdminReview | None = Field(default_factory=AdminReview)
+    admin_review: AdminReview | None = Field(
+        default_factory=AdminReview, description="The SelfSubjectAccessReview, sent with the "
+        "user's token, whose status.allowed makes an admin (null: admin groups only).")
     dev_user: str = Field("admin", description="Key in dev_users used for token-less requests.")
-    dev_users: dict[str, DevUser] = Field(default_factory=dict)
+    dev_users: dict[str, DevUser] = Field(default_factory=dict, description="dev mode: users "
+                                          "by key ({username, groups, token}); the sandbox adds "
+                                          "its seed users.")
 
 
 class KubernetesConfig(_Model):
     host: str | None = Field(None, description="API server URL; unset: in-cluster, kubeconfig, "
                              "else the sandbox.")
-    ca_file: str | None = None
+    ca_file: str | None = Field(None, description="CA bundle that signs the API server's "
+                                "certificate.")
     token: SecretStr | None = Field(None, description="Service-account token (else token_file).")
-    token_file: str | None = None
-    insecure_skip_tls_verify: bool = False
+    token_file: str | None = Field(None, description="File holding the service-account token "
+                                   "(re-read as it rotates).")
+    insecure_skip_tls_verify: bool = Field(False, description="Do not verify the API server's "
+                                           "certificate (never in production).")
     kubeconfig: str | None = Field(None, description="Kubeconfig path (else KUBECONFIG, "
                                    "~/.kube/config).")
-    context: str | None = None
+    context: str | None = Field(None, description="Kubeconfig context (default: current).")
     dashboard_namespace: str = Field("opendatahub", description="Where the dashboard's own "
                                      "objects live.")
-    connect_timeout: float = 5.0
-    request_timeout: float = 30.0
+    connect_timeout: float = Field(5.0, description="Seconds to connect to the API server.")
+    request_timeout: float = Field(30.0, description="Seconds for a non-streaming API call.")
     allow_plain_http: bool = Field(False, description="Permit an http:// API server outside "
                                    "sandbox/dev mode (never in production).")
 
@@ -106,14 +115,18 @@ class SandboxConfig(_Model):
 
 
 class Settings(_Model):
-    server: ServerConfig = Field(default_factory=ServerConfig)
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    auth: AuthConfig = Field(default_factory=AuthConfig)
-    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
-    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig, description="The HTTP server.")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logs.")
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="Who is calling, and "
+                             "who is an admin.")
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig,
+                                         description="The cluster odh-core acts on.")
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="Embedded "
+                                   "stand-ins for laptops and tests.")
     plugin_autoload: bool = Field(True, description="false: load only plugins marked "
                                   "enabled: true.")
-    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-plugin "
+                                               "sections, validated by each plugin's Config.")
 
 
 class ConfigError(Exception):
@@ -146,7 +159,9 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     if environ.get("APP_ENV") == "development":
         tree.setdefault("auth", {})["mode"] = "dev"
     for name, raw in environ.items():
-        if not name.startswith("ODH_") or "__" not in name:
+        if not name.startswith("ODH_") or name == "ODH_CONFIG":
+            continue
+        if "__" not in name and name[4:].lower() not in Settings.model_fields:
             continue
         path = [p.lower() for p in name[4:].split("__") if p]
         node = tree

@@ -129,8 +129,14 @@ class _OdhMixin:
         return bool(ident) and await self.odh.authorize(ident, "admin", {})
 
     async def _odh_authenticate(self) -> None:
+        if is_anonymous(self, self.request.method):  # type: ignore[arg-type]
+            try:  # who it is still helps the log, but a stale token must not fail a probe
+                self._odh_identity = await self.odh.identify(self)
+            except ApiError:
+                self._odh_identity = None
+            return
         self._odh_identity = await self.odh.identify(self)
-        if self._odh_identity is None and not is_anonymous(self, self.request.method):  # type: ignore[arg-type]
+        if self._odh_identity is None:
             raise ApiError(401, "authentication required: send a bearer token",
                            headers={"WWW-Authenticate": 'Bearer realm="odh-core"'})
 

@@ -68,3 +68,8 @@ class TestDevMode:
         assert resp.json()["data"]["greeting"] == "Hello, alice"
         resp = await odh_server.fetch("/api/example/hello", user="bob")
         assert resp.json()["data"]["greeting"] == "Hello, bob"
+
+
+async def test_anonymous_route_ignores_a_bad_token(odh_server):
+    resp = await odh_server.fetch("/api/health", token="stale-token")
+    assert resp.json() == {"health": "ok"}
