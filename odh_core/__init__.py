@@ -10,12 +10,16 @@ from .hookspecs import hookimpl
 from .kube import SERVICE_ACCOUNT, KubeClient, KubeError, KubeUnavailable
 from .proxy import ProxyHandler, Upstream
 from .plugin import HealthCheck, Plugin, PluginConfig, PluginContext, Route
+from .resilience import (CircuitBreaker, HeaderPolicy, ResilientProxyHandler, RetryPolicy, Target,
+                         TargetRegistry, TargetSettings, service_url)
 from .sse import EventStream
 from .web import BaseHandler, BaseWebSocketHandler, allow_anonymous, requires, utc_now
 
 __all__ = [
-    "ApiError", "BaseHandler", "BaseWebSocketHandler", "EventStream", "HealthCheck", "Identity",
-    "KubeClient", "KubeError", "KubeUnavailable", "Plugin", "PluginConfig", "PluginContext",
-    "ProxyHandler", "Route", "SERVICE_ACCOUNT", "Settings", "Upstream", "allow_anonymous",
-    "hookimpl", "requires", "utc_now",
+    "ApiError", "BaseHandler", "BaseWebSocketHandler", "CircuitBreaker", "EventStream",
+    "HeaderPolicy", "HealthCheck", "Identity", "KubeClient", "KubeError", "KubeUnavailable",
+    "Plugin", "PluginConfig", "PluginContext", "ProxyHandler", "ResilientProxyHandler",
+    "RetryPolicy", "Route", "SERVICE_ACCOUNT", "Settings", "Target", "TargetRegistry",
+    "TargetSettings", "Upstream", "allow_anonymous", "hookimpl", "requires", "service_url",
+    "utc_now",
 ]
