@@ -1,0 +1,93 @@
+"""The `dashboard` plugin: the Open Data Hub dashboard's own routes (COMPAT.md §1, §3)."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from odh_core import Plugin, PluginConfig, Route, hookimpl
+
+from .dashconfig import DashboardConfigStore
+from .defaults import OLD_BACKEND_FORCED_FLAGS
+from .status import ClusterInfo
+
+
+class DashboardConfig(PluginConfig):
+    forced_flags: dict[str, bool] = Field(
+        default_factory=lambda: dict(OLD_BACKEND_FORCED_FLAGS),
+        description="spec.dashboardConfig flags forced after the merge, as the old backend did "
+        "(disableFineTuning: true, mlflow: true); {} answers what the cluster says.")
+    dev_impersonate_user: str = Field(
+        "alice", description="Dev mode: the dev user POST /api/dev-impersonate switches a "
+        "browser session to (a key of auth.dev_users or a sandbox seed user).")
+    allowed_groups: list[str] = Field(
+        default_factory=lambda: ["system:authenticated"],
+        description="Groups whose members are `isAllowed` in /api/status (admins always are).")
+    cluster_branding: str | None = Field(
+        None, description="Overrides the console operator's brand in /api/status.")
+    cluster_id: str | None = Field(
+        None, description="Overrides the ClusterVersion / kube-system uid in /api/status.")
+    sync_timeout: float = Field(
+        5.0, gt=0, description="Seconds a request waits for a watch cache's first list "
+        "before reading the object directly.")
+    watch_timeout: int = Field(300, ge=10, description="timeoutSeconds of each cache watch.")
+
+
+class DashboardPlugin(Plugin):
+    Config = DashboardConfig
+
+    def __init__(self, ctx: Any):
+        super().__init__(ctx)
+        self.config_store: DashboardConfigStore | None = None
+        self.cluster = ClusterInfo(self)
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.ctx.app.settings.auth.mode == "dev"
+
+    @hookimpl
+    def register_routes(self) -> list[Route]:
+        from .cluster_settings import ClusterSettingsHandler
+        from .config_routes import ConfigHandler
+        from .dev import DevImpersonateHandler
+        from .namespaces import NamespaceContextHandler, NamespaceHandler, NamespacesHandler
+        from .rolebindings import RoleBindingHandler, RoleBindingsHandler
+        from .status import StatusHandler, StatusUserHandler
+
+        routes = [
+            Route(r"/api/status", StatusHandler, description="Who is calling, the cluster."),
+            Route(r"/api/status/user", StatusUserHandler, description="The calling user."),
+            Route(r"/api/config", ConfigHandler, description="OdhDashboardConfig (PATCH admin)."),
+            Route(r"/api/cluster-settings", ClusterSettingsHandler,
+                  description="Cluster settings (PUT admin)."),
+            Route(r"/api/namespaces", NamespacesHandler, description="Namespaces you may see."),
+            Route(r"/api/namespaces/([^/]+)", NamespaceHandler,
+                  description="Create / delete a project, as the user."),
+            Route(r"/api/namespaces/([^/]+)/([^/]+)", NamespaceContextHandler,
+                  description="Label a project for a dashboard use (0..3)."),
+            Route(r"/api/rolebindings", RoleBindingsHandler,
+                  description="Create a RoleBinding, as the user."),
+            Route(r"/api/rolebindings/([^/]+)/([^/]+)", RoleBindingHandler,
+                  description="Read a RoleBinding, as the user."),
+        ]
+        if self.dev_mode:  # outside dev mode the route does not exist: a plain 404
+            routes.append(Route(r"/api/dev-impersonate", DevImpersonateHandler,
+                                description="Dev mode: impersonate the dev user (per session)."))
+        return routes
+
+    @hookimpl
+    async def startup(self, app: Any) -> None:
+        if not app.has_kube:
+            self.log.warning("no Kubernetes API server: dashboard routes will answer 503")
+            return
+        self.config_store = DashboardConfigStore(
+            app.kube, app.settings.kubernetes.dashboard_namespace,
+            forced_flags=self.config.forced_flags, sync_timeout=self.config.sync_timeout,
+            watch_timeout=self.config.watch_timeout)
+        self.config_store.start()
+
+    @hookimpl
+    async def shutdown(self) -> None:
+        if self.config_store is not None:
+            await self.config_store.stop()
+            self.config_store = None
