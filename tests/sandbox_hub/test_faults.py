@@ -102,3 +102,18 @@ async def test_slow_throughput_caps_the_stream(hub: SandboxHub,
     assert bytes(got) == hub.file_bytes("org/public", FILE, end=len(got))
     with pytest.raises(ValueError):
         hub.faults.slow("x")
+
+
+async def test_corrupt_flips_one_byte_keeps_size(hub: SandboxHub,
+                                                 http: aiohttp.ClientSession) -> None:
+    rule = hub.faults.corrupt(FILE, at=70_000)
+    async with http.get(_url(hub)) as resp:
+        assert resp.status == 200
+        body = await resp.read()
+    good = hub.file_bytes("org/public", FILE)
+    assert len(body) == len(good) and body != good
+    diff = [i for i in range(len(good)) if body[i] != good[i]]
+    assert diff == [70_000] and body[70_000] == good[70_000] ^ 0xFF
+    assert rule.fired == 1
+    async with http.get(_url(hub)) as resp:  # used up: the next download is intact
+        assert await resp.read() == good

@@ -21,7 +21,7 @@ PHASES = frozenset({"api", "resolve", "cdn", "whoami"})
 
 @dataclass(eq=False)
 class FaultRule:
-    kind: str  # "drop" | "slow" | "error"
+    kind: str  # "drop" | "slow" | "error" | "corrupt"
     pattern: re.Pattern[str]
     times: int | None  # None: unlimited
     on: frozenset[str] | None
@@ -93,6 +93,18 @@ class Faults:
         return self._add(FaultRule("error", re.compile(pattern), times, _phases(on),
                                    status=status))
 
+    def corrupt(self, pattern: str, at: int = 0, times: int | None = 1,
+                *, on: str | Iterable[str] | None = None) -> FaultRule:
+        """Flip the byte at offset ``at`` of a matching response body (same size, wrong bytes).
+
+        Model info keeps the true sha256, so an importer that verifies hashes must notice.
+        ``at`` counts from the start of *this* response, like ``drop_after``.
+        """
+        if at < 0:
+            raise ValueError("at must be >= 0")
+        return self._add(FaultRule("corrupt", re.compile(pattern), times, _phases(on),
+                                   nbytes=at))
+
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
@@ -110,7 +122,8 @@ class Faults:
             for rule in self._rules:
                 if rule.kind != kind or rule.exhausted or not rule.matches(phase, targets):
                     continue
-                if kind == "drop" and (body_length is None or body_length <= rule.nbytes):
+                if kind in ("drop", "corrupt") and (body_length is None
+                                                    or body_length <= rule.nbytes):
                     continue
                 rule.fired += 1
                 return rule

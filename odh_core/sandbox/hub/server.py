@@ -228,6 +228,9 @@ class _HubHandler(tornado.web.RequestHandler):
         drop = self.hub.faults.take("drop", self.phase, [self.request.path, target],
                                     body_length=length)
         limit = drop.nbytes if drop is not None else None
+        corrupt = self.hub.faults.take("corrupt", self.phase, [self.request.path, target],
+                                       body_length=length)
+        flip_at = corrupt.nbytes if corrupt is not None else None
         chunk_size = BLOCK
         if self.throttle:
             # Small chunks keep a throttled stream smooth instead of bursty.
@@ -235,6 +238,9 @@ class _HubHandler(tornado.web.RequestHandler):
         sent = 0
         try:
             for chunk in entry.source.iter_bytes(start, end, chunk_size):
+                if flip_at is not None and sent <= flip_at < sent + len(chunk):
+                    i = flip_at - sent
+                    chunk = chunk[:i] + bytes([chunk[i] ^ 0xFF]) + chunk[i + 1:]
                 if limit is not None and sent + len(chunk) >= limit:
                     self.write(chunk[:limit - sent])
                     await self.flush()
