@@ -8,7 +8,7 @@ import ssl
 import urllib.error
 import urllib.request
 import uuid
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import aiohttp
 import pytest
@@ -64,8 +64,8 @@ def admin_kube(sandbox_kube: Any) -> AdminKube:
     return AdminKube(sandbox_kube)
 
 
-def make_namespace(admin: AdminKube, prefix: str, labels: dict[str, str] | None = None,
-                   annotations: dict[str, str] | None = None) -> str:
+def _make_namespace(admin: AdminKube, prefix: str, labels: dict[str, str] | None = None,
+                    annotations: dict[str, str] | None = None) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     status, body = admin.sync("POST", "/api/v1/namespaces", {
         "apiVersion": "v1", "kind": "Namespace",
@@ -74,11 +74,17 @@ def make_namespace(admin: AdminKube, prefix: str, labels: dict[str, str] | None 
     return name
 
 
+@pytest.fixture(scope="session")
+def make_namespace(admin_kube: AdminKube) -> Callable[..., str]:
+    """`make_namespace(prefix, labels=, annotations=)` -> a new namespace's name (admin)."""
+    return lambda prefix, **kw: _make_namespace(admin_kube, prefix, **kw)
+
+
 @pytest.fixture(scope="module")
 def dash_ns(admin_kube: AdminKube) -> Iterator[str]:
     """A dashboard namespace of this module's own: the config object, and the same rights
     for odh-core's service account as it has in `opendatahub` (the seed's Role there)."""
-    ns = make_namespace(admin_kube, "dash")
+    ns = _make_namespace(admin_kube, "dash")
     rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns
     for path, obj in (
         (f"{rbac}/roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
