@@ -1,0 +1,44 @@
+"""Configuration of the watch plugin (`plugins.watch` in odh.yaml)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from odh_core import PluginConfig
+
+
+class WatchConfig(PluginConfig):
+    mode: Literal["per-user", "shared"] = Field(
+        "per-user", description="per-user: one upstream watch per WebSocket, with the user's "
+        "token (what the old backend did); shared: one informer per (resource, namespace, "
+        "selectors) with the service account, subscribers admitted by an access review.")
+    linger_seconds: float = Field(
+        5.0, ge=0, description="How long a shared informer stays open after its last "
+        "subscriber left (a page reload re-subscribes without a relist).")
+    access_ttl_seconds: float = Field(
+        60.0, gt=0, description="Shared mode: how often each subscriber's access review is "
+        "repeated; access lost closes the socket with 1008.")
+    max_pending_frames: int = Field(
+        1000, ge=1, description="Frames a client may have unsent before it is closed as too "
+        "slow (never buffered without bound).")
+    max_pending_bytes: int = Field(
+        8 * 2**20, ge=1024, description="Bytes a client may have unsent before it is closed as "
+        "too slow.")
+    slow_close_code: Literal[1008, 1013] = Field(
+        1013, description="Close code for a slow consumer: 1013 (try again later) or 1008.")
+    backoff_initial_seconds: float = Field(0.2, gt=0, description="First reconnect delay.")
+    backoff_max_seconds: float = Field(30.0, gt=0, description="Largest reconnect delay.")
+    upstream_timeout_seconds: int = Field(
+        300, ge=1, description="timeoutSeconds of each upstream watch; it is then resumed from "
+        "the last resourceVersion (a fresh request now and then, like client-go).")
+    max_line_bytes: int = Field(
+        32 * 2**20, ge=1024, description="Largest upstream watch event / log line accepted.")
+    history_events: int = Field(
+        1000, ge=0, description="Shared mode: recent events kept per informer so a subscriber "
+        "with a resourceVersion gets exactly what it missed.")
+    discovery_ttl_seconds: float = Field(
+        300.0, gt=0, description="How long the API discovery (resource name -> group/version) "
+        "is cached for the simplified /wss/k8s/watch form.")
+    log_tail_lines_max: int = Field(
+        10_000, ge=1, description="Upper bound on tailLines for /wss/k8s/logs.")

@@ -1,0 +1,46 @@
+"""WatchPlugin: routes, startup/shutdown of the per-app watch state."""
+from __future__ import annotations
+
+from typing import Any
+
+from odh_core import Plugin, Route, hookimpl
+
+from .config import WatchConfig
+from .handlers import LogsHandler, SimpleWatchHandler, WatchHandler
+from .hub import WatchHub
+from .metrics import WatchMetrics
+
+
+class WatchPlugin(Plugin):
+    """/wss/k8s watches (per-user relay or shared informers) and pod log streaming."""
+
+    Config = WatchConfig
+
+    def __init__(self, ctx: Any):
+        super().__init__(ctx)
+        self.metrics = WatchMetrics.create(ctx.metrics)
+        self.hub: WatchHub | None = None
+
+    @hookimpl
+    def register_routes(self) -> list[Route]:
+        return [
+            Route(r"/wss/k8s/watch", SimpleWatchHandler,
+                  description="Watch by resource name: ?resource=&namespace=&labelSelector="
+                              "&fieldSelector=&resourceVersion= (one event per frame)."),
+            Route(r"/wss/k8s/logs", LogsHandler,
+                  description="Pod logs: ?namespace=&pod=&container=&follow=&tailLines= "
+                              "(one line per frame)."),
+            Route(r"/wss/k8s(/apis?/.+)", WatchHandler, order=10,
+                  description="A Kubernetes watch relayed as WebSocket frames, one watch "
+                              "event per frame."),
+        ]
+
+    @hookimpl
+    async def startup(self, app: Any) -> None:
+        self.hub = WatchHub(app.kube, self.config, self.metrics, self.log)
+        self.log.info("watch mode: %s", self.config.mode)
+
+    @hookimpl
+    async def shutdown(self, app: Any) -> None:
+        if self.hub is not None:
+            self.hub.close()
