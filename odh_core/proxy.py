@@ -167,6 +167,10 @@ class ProxyHandler(BaseHandler):
             self.finish()
             return
         try:
+            if "Content-Length" not in resp.headers:
+                # A stream (a watch, a followed log): its client waits for the headers, which
+                # must not be held back until the upstream's first chunk.
+                await self.flush()
             async for chunk in resp.content.iter_any():
                 if self._proxy_closed:
                     return
@@ -175,6 +179,8 @@ class ProxyHandler(BaseHandler):
         except StreamClosedError:
             return  # the client went away: stop reading upstream
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            if self._proxy_closed:
+                return  # the client left; on_finish closed the upstream response
             # Headers are gone already: all we can do is cut the response short.
             log.warning("upstream broke off mid-response: %s", type(exc).__name__)
             self.request.connection.close()

@@ -138,3 +138,67 @@ async def test_upstream_down_is_502(odh_server):
 async def test_requires_identity(odh_server, upstream):
     odh_server.app.plugin("fwd").target = upstream
     assert (await odh_server.fetch("/fwd/x")).status == 401
+
+
+class StreamState:
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+        self.closed = asyncio.Event()
+
+
+class QuietStream(tornado.web.RequestHandler):
+    """Upstream: a watch-like stream that sends headers, then waits for `go`, sends one line,
+    and then stays quiet until the client goes away."""
+
+    def initialize(self, state):
+        self.state = state
+
+    def on_connection_close(self):
+        self.state.closed.set()
+
+    async def get(self):
+        self.set_header("Content-Type", "application/json")
+        await self.flush()
+        await self.state.go.wait()
+        self.write(b'{"type":"ADDED"}\n')
+        await self.flush()
+        await self.state.closed.wait()
+
+
+@pytest.fixture
+async def quiet_upstream():
+    state = StreamState()
+    app = tornado.web.Application([(r"/stream", QuietStream, {"state": state})])
+    server = HTTPServer(app)
+    socks = bind_sockets(0, "127.0.0.1")
+    server.add_sockets(socks)
+    yield f"http://127.0.0.1:{socks[0].getsockname()[1]}", state
+    state.closed.set()
+    server.stop()
+    await server.close_all_connections()
+
+
+async def test_stream_headers_arrive_before_the_first_chunk(odh_server, quiet_upstream):
+    base, state = quiet_upstream
+    odh_server.app.plugin("fwd").target = base
+    async with aiohttp.ClientSession() as s:
+        # A watch client waits for the headers before anything is sent: they must not be held
+        # back until the upstream's first event.
+        async with await asyncio.wait_for(s.get(
+                odh_server.url + "/fwd/stream",
+                headers={"Authorization": "Bearer t-alice"}), 10) as r:
+            assert r.status == 200 and r.content_type == "application/json"
+            state.go.set()
+            assert await asyncio.wait_for(r.content.readline(), 10) == b'{"type":"ADDED"}\n'
+
+
+async def test_client_leaving_a_quiet_stream_closes_the_upstream(odh_server, quiet_upstream):
+    base, state = quiet_upstream
+    odh_server.app.plugin("fwd").target = base
+    state.go.set()
+    async with aiohttp.ClientSession() as s:
+        async with s.get(odh_server.url + "/fwd/stream",
+                         headers={"Authorization": "Bearer t-alice"}) as r:
+            assert await asyncio.wait_for(r.content.readline(), 10) == b'{"type":"ADDED"}\n'
+    # Nothing more comes from upstream, yet the proxy must not keep its request open.
+    await asyncio.wait_for(state.closed.wait(), 10)
