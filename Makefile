@@ -23,7 +23,9 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 	cd contrib/odh-plugin-example && ../../$(PY) -m pytest
 
+# Benchmarks drive load with wrk (Debian package); installed here when missing.
 bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench
 
 clean:

@@ -1,0 +1,157 @@
+"""Shared benchmark helpers: ports, child servers, wrk, RSS sampling, the output line format.
+
+Every figure is printed as one line `name: value unit (target OP value)` so runs compare at a
+glance; timings are medians of repeated runs, and each comparison's baseline is measured in
+the same run.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def report(name: str, value: float, unit: str, target: str = "") -> None:
+    shown = f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    print(f"{name}: {shown} {unit}" + (f" (target {target})" if target else ""), flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0, headers: dict | None = None) -> float:
+    """Poll until `url` answers 200; return the seconds it took."""
+    start = time.perf_counter()
+    while True:
+        try:
+            req = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(req, timeout=1) as resp:
+                if resp.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            pass
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+        time.sleep(0.01)
+
+
+class Child:
+    """A server in a child process, stopped with SIGTERM (then SIGKILL)."""
+
+    def __init__(self, args: Sequence[str], env: dict | None = None, cwd: str | None = None,
+                 log: str | os.PathLike | None = None):
+        # Output goes to a file (or nowhere): an unread pipe would stall a chatty server.
+        self.log = open(log, "wb") if log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(list(args), env={**os.environ, **(env or {})}, cwd=cwd,
+                                     stdout=self.log, stderr=self.log, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.log is not subprocess.DEVNULL:
+            self.log.close()
+
+    def __enter__(self) -> "Child":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process (and none of its children)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+class RssSampler:
+    """Samples a process's RSS every few ms in a thread; `.peak` is the highest seen."""
+
+    def __init__(self, pid: int, interval: float = 0.005):
+        self.pid, self.interval = pid, interval
+        self.peak = self.start = rss_bytes(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, rss_bytes(self.pid))
+            except (OSError, RuntimeError):
+                return
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
+
+
+def wrk(url: str, *, seconds: float = 5, connections: int = 32, threads: int = 1,
+        headers: dict | None = None) -> dict[str, float]:
+    """Run wrk (Debian package `wrk`); returns requests/s and p50/p99 latency in ms."""
+    exe = shutil.which("wrk")
+    if exe is None:
+        raise RuntimeError("wrk is not installed: apt-get install -y wrk")
+    args = [exe, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for k, v in (headers or {}).items():
+        args += ["-H", f"{k}: {v}"]
+    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"\s(50|99)%\s+([\d.]+\w+)", out)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} error responses from {url}")
+    return {"rps": rps, "p50_ms": lat.get("50", 0.0), "p99_ms": lat.get("99", 0.0)}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def median_of(runs: int, fn: Callable[[], dict[str, float]]) -> dict[str, float]:
+    results = [fn() for _ in range(runs)]
+    return {k: statistics.median(r[k] for r in results) for k in results[0]}
