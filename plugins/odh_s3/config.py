@@ -56,6 +56,8 @@ class S3Config(PluginConfig):
                            description="Multipart part size floor (grows for huge objects).")
     parts_in_flight: int = Field(DEFAULT_IN_FLIGHT, ge=1, le=64,
                                  description="Parts uploading at once per transfer.")
+    progress_wait: float = Field(120.0, gt=0, description="Seconds an upload-progress stream "
+                                 "waits for its upload to start before it ends with an error.")
     static_dir: str | None = Field(None, description="Serve this directory (the ODH-TEC UI "
                                    "build) same-origin with an SPA fallback; None: no UI.")
     settings_store: Literal["auto", "kube", "file"] = Field(
