@@ -13,7 +13,7 @@ import functools
 import json
 import logging
 import re
-import uuid
+import os
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlparse
@@ -90,7 +90,7 @@ class _OdhMixin:
         self.plugin_name = kwargs.pop("odh_plugin_name", "core")
         self._odh_identity = None
         incoming = self.request.headers.get("X-Request-Id", "")
-        self.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        self.request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
         request_id_var.set(self.request_id)
 
     @property
