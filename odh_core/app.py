@@ -252,28 +252,29 @@ class App:
         self._kube_session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60),
             auto_decompress=False)
-        conn = self._kube_connection or resolve_connection(self.settings.kubernetes)
-        mode = self.settings.sandbox.mode
-        if mode == "on" or (mode == "auto" and conn is None):
-            from .sandbox.manager import SandboxManager
-
-            # Fills in only what is missing: the API server here, S3 / the hub on request of
-            # the plugins that need them (app.sandbox.ensure_s3()).
-            self.sandbox = SandboxManager(self.settings)
-            if conn is None:
-                conn = await self.sandbox.start_kube()
-                for name, user in self.sandbox.dev_users().items():
-                    self.dev_users.setdefault(name, user)
-        if conn is not None:
-            self._check_transport(conn)
-            self._kube = KubeClient(conn, self._kube_session,
-                                    self.settings.kubernetes.connect_timeout,
-                                    self.settings.kubernetes.request_timeout)
-            log.info("Kubernetes API server: %s", conn.description, extra={"host": conn.host})
-        else:
-            log.warning("no Kubernetes API server configured and sandbox off: cluster routes "
-                        "will answer 503")
         try:
+            # Inside the try: a refused connection (plain http) must not leak the sessions.
+            conn = self._kube_connection or resolve_connection(self.settings.kubernetes)
+            mode = self.settings.sandbox.mode
+            if mode == "on" or (mode == "auto" and conn is None):
+                from .sandbox.manager import SandboxManager
+
+                # Fills in only what is missing: the API server here, S3 / the hub on request of
+                # the plugins that need them (app.sandbox.ensure_s3()).
+                self.sandbox = SandboxManager(self.settings)
+                if conn is None:
+                    conn = await self.sandbox.start_kube()
+                    for name, user in self.sandbox.dev_users().items():
+                        self.dev_users.setdefault(name, user)
+            if conn is not None:
+                self._check_transport(conn)
+                self._kube = KubeClient(conn, self._kube_session,
+                                        self.settings.kubernetes.connect_timeout,
+                                        self.settings.kubernetes.request_timeout)
+                log.info("Kubernetes API server: %s", conn.description, extra={"host": conn.host})
+            else:
+                log.warning("no Kubernetes API server configured and sandbox off: cluster routes "
+                            "will answer 503")
             for impl in self.pm.hook.startup.get_hookimpls():  # load order
                 try:
                     result = impl.function(**{a: self for a in impl.argnames})
