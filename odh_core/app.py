@@ -20,6 +20,8 @@ from . import loader
 from .auth import Identity
 from .config import Settings
 from .errors import ApiError
+from .http_policy import HttpPolicy
+from .limits import UserLimits
 from .kube import KubeClient, KubeConnection, resolve_connection
 from .observability import Metrics, make_log_function
 from .plugin import HealthCheck, Plugin, PluginContext, Route
@@ -42,6 +44,7 @@ class App:
         self._http: aiohttp.ClientSession | None = None
         self._kube_session: aiohttp.ClientSession | None = None
         self.sandbox: Any = None  # odh_core.sandbox.manager.SandboxManager when embedding
+        self.tls: Any = None  # odh_core.tls.TlsReloader when serving HTTPS
         self.websockets: set[BaseWebSocketHandler] = set()
         self.inflight = 0
         self.draining = False
@@ -51,6 +54,8 @@ class App:
         self.dev_users = dict(settings.auth.dev_users)
         self.cookie_secret = (settings.server.cookie_secret.get_secret_value()
                               if settings.server.cookie_secret else secrets.token_hex(32))
+        self.http_policy = HttpPolicy(settings.server)
+        self.limits = UserLimits(settings.limits, self.metrics)
         self._load_plugins(extra_plugins, entry_points)
         self._impls = {name: list(reversed(getattr(self.pm.hook, name).get_hookimpls()))
                        for name in ("identify_request", "authorize", "prepare_request",
@@ -152,7 +157,8 @@ class App:
         handlers = []
         for plugin_name, route in self.routes:
             kwargs = dict(route.kwargs, odh_app=self, odh_plugin=self.plugin(plugin_name)
-                          or self.plugins[plugin_name].instance, odh_plugin_name=plugin_name)
+                          or self.plugins[plugin_name].instance, odh_plugin_name=plugin_name,
+                          odh_route=route.pattern)
             handlers.append(tornado.web.url(route.pattern, route.handler, kwargs,
                                             name=route.name))
         return tornado.web.Application(
@@ -165,7 +171,7 @@ class App:
             autoreload=False, serve_traceback=False)
 
     def apply_default_headers(self, handler: tornado.web.RequestHandler) -> None:
-        handler.set_header("X-Content-Type-Options", "nosniff")
+        self.http_policy.apply(handler)
 
     # -- hooks --------------------------------------------------------------------------------
     async def call_hook(self, name: str, **kwargs: Any) -> list[Any]:

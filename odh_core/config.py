@@ -17,6 +17,50 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SecurityHeadersConfig(_Model):
+    """Headers on every response (success, error and streamed alike)."""
+
+    enabled: bool = Field(True, description="Send the headers below.")
+    frame_options: str = Field("DENY", description="X-Frame-Options (with CSP frame-ancestors).")
+    referrer_policy: str = Field("same-origin", description="Referrer-Policy.")
+    content_security_policy: str = Field(
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'", description="Content-Security-Policy for HTML pages served "
+        "(the dashboard shell, the API page).")
+    hsts_seconds: int = Field(31536000, description="Strict-Transport-Security max-age when "
+                              "the request came over TLS (0: never).")
+
+
+class CorsConfig(_Model):
+    """Cross-origin access: off unless origins are listed."""
+
+    allowed_origins: list[str] = Field(default_factory=list, description="Origins allowed "
+                                       "to call the API from a browser (exact match; '*' only "
+                                       "without credentials).")
+    allowed_methods: list[str] = Field(
+        default_factory=lambda: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        description="Methods a preflight may allow.")
+    allowed_headers: list[str] = Field(
+        default_factory=lambda: ["Authorization", "Content-Type", "X-Request-Id",
+                                 "X-Odh-Feature-Flags"],
+        description="Request headers a preflight may allow.")
+    exposed_headers: list[str] = Field(
+        default_factory=lambda: ["Content-Disposition", "X-Request-Id", "Retry-After"],
+        description="Response headers scripts may read.")
+    allow_credentials: bool = Field(False, description="Allow cookies/credentials "
+                                    "(never together with '*').")
+    max_age: int = Field(600, description="Seconds a browser may cache a preflight answer.")
+
+
+class TlsConfig(_Model):
+    """Serve HTTPS directly (no proxy in front); files are re-read when they change."""
+
+    cert: str | None = Field(None, description="PEM certificate chain file.")
+    key: str | None = Field(None, description="PEM private key file.")
+    reload_interval: float = Field(30.0, description="Seconds between checks for a rotated "
+                                   "certificate.")
+
+
 class ServerConfig(_Model):
     host: str = Field("0.0.0.0", description="Address to listen on (env IP).")
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on (env PORT).")
@@ -31,6 +75,10 @@ class ServerConfig(_Model):
     allowed_origins: list[str] = Field(default_factory=list, description="Origins besides the "
                                        "server's own that may open WebSockets.")
     reload: bool = Field(False, description="Restart on code change (development).")
+    security_headers: SecurityHeadersConfig = Field(default_factory=SecurityHeadersConfig,
+                                                    description="Response security headers.")
+    cors: CorsConfig = Field(default_factory=CorsConfig, description="Cross-origin access.")
+    tls: TlsConfig = Field(default_factory=TlsConfig, description="HTTPS serving.")
 
 
 class LoggingConfig(_Model):
@@ -114,6 +162,27 @@ class SandboxConfig(_Model):
     state_dir: str = Field(".state", description="Where sandbox kubeconfig and state go.")
 
 
+class AuditConfig(_Model):
+    """One structured event per state-changing request and per admin read."""
+
+    enabled: bool = Field(True, description="Write audit events to logger odh.audit.")
+    level: str = Field("INFO", description="Log level of audit events.")
+    include_reads: bool = Field(False, description="Also audit every read, not only admin "
+                                "reads.")
+
+
+class LimitsConfig(_Model):
+    """Per-user limits (0 means unlimited)."""
+
+    requests_per_second: float = Field(0.0, description="Token-bucket refill rate per user.")
+    burst: int = Field(50, description="Token-bucket size per user.")
+    concurrent_streams: int = Field(0, description="Open streams (uploads, downloads, "
+                                    "watches, imports) per user.")
+    exempt_admins: bool = Field(True, description="Admins bypass the limits.")
+    max_users_tracked: int = Field(100_000, description="Buckets kept (least recently used "
+                                   "dropped).")
+
+
 class Settings(_Model):
     server: ServerConfig = Field(default_factory=ServerConfig, description="The HTTP server.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logs.")
@@ -123,6 +192,8 @@ class Settings(_Model):
                                          description="The cluster odh-core acts on.")
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="Embedded "
                                    "stand-ins for laptops and tests.")
+    audit: AuditConfig = Field(default_factory=AuditConfig, description="The audit trail.")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Per-user limits.")
     plugin_autoload: bool = Field(True, description="false: load only plugins marked "
                                   "enabled: true.")
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-plugin "

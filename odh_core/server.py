@@ -11,18 +11,26 @@ import time
 from typing import Any, Sequence
 
 from tornado.httpserver import HTTPServer
+from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 
 from .app import App
 from .config import Settings
+from .tls import TlsReloader
 
 log = logging.getLogger("odh.server")
 
 
 def make_http_server(app: App) -> HTTPServer:
     s = app.settings.server
+    ssl_options = None
+    if s.tls.cert or s.tls.key:
+        reloader = TlsReloader(s.tls)
+        ssl_options = reloader.context
+        app.tls = reloader
+        PeriodicCallback(reloader.check, s.tls.reload_interval * 1000).start()
     return HTTPServer(app.tornado, xheaders=s.xheaders, max_body_size=s.max_body_size,
-                      idle_connection_timeout=75, body_timeout=None)
+                      idle_connection_timeout=75, body_timeout=None, ssl_options=ssl_options)
 
 
 async def serve_sockets(settings: Settings, sockets: list[socket.socket],
@@ -34,7 +42,8 @@ async def serve_sockets(settings: Settings, sockets: list[socket.socket],
     server = make_http_server(app)
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
-    where = f"http://{settings.server.host}:{port}"
+    scheme = "https" if settings.server.tls.cert else "http"
+    where = f"{scheme}://{settings.server.host}:{port}"
     log.info("odh-core serving on %s (pid %d, %d plugins, ready in %.0f ms)", where, os.getpid(),
              len(app.enabled_plugins()), (time.perf_counter() - started) * 1000)
     if settings.auth.mode == "dev":

@@ -88,6 +88,7 @@ class _OdhMixin:
         self.odh = kwargs.pop("odh_app")
         self.plugin = kwargs.pop("odh_plugin", None)
         self.plugin_name = kwargs.pop("odh_plugin_name", "core")
+        self.route_pattern = kwargs.pop("odh_route", "")
         self._odh_identity = None
         incoming = self.request.headers.get("X-Request-Id", "")
         self.request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
@@ -123,6 +124,22 @@ class _OdhMixin:
         if not await self.odh.authorize(self.identity, action, resource):
             raise ApiError(403, f"forbidden: {action} requires permission you do not have"
                            if action != "admin" else "forbidden: administrators only")
+        if action == "admin":
+            self.odh_admin_route = True  # the audit trail records admin reads too
+
+    async def acquire_stream(self, kind: str) -> None:
+        """Count a long-lived stream (upload, download, watch, import) against the caller's
+        concurrent-stream limit (429 when over); released when the request or socket ends."""
+        limits = self.odh.limits
+        exempt = bool(limits.cfg.concurrent_streams and limits.cfg.exempt_admins
+                      and await self.is_admin())
+        release = limits.acquire_stream(self.identity.username, kind, exempt)
+        self._odh_releases = [*getattr(self, "_odh_releases", []), release]
+
+    def _odh_release_streams(self) -> None:
+        for release in getattr(self, "_odh_releases", []):
+            release()
+        self._odh_releases = []
 
     async def is_admin(self) -> bool:
         ident = self._odh_identity
@@ -156,10 +173,18 @@ class BaseHandler(_OdhMixin, tornado.web.RequestHandler):
     async def prepare(self) -> None:
         self.odh.inflight += 1
         self._odh_counted = True
+        policy = self.odh.http_policy
+        if policy.origins and policy.is_preflight(self):  # answered without identity
+            status, problem = policy.preflight(self)
+            if problem:
+                raise ApiError(status, problem)
+            self.set_status(204)
+            raise tornado.web.Finish()  # stops subclasses' prepare too
         await self._odh_authenticate()
         await self.odh.call_hook("prepare_request", handler=self)
 
     def on_finish(self) -> None:
+        self._odh_release_streams()
         if getattr(self, "_odh_counted", False):
             self._odh_counted = False
             self.odh.request_done()
@@ -288,9 +313,11 @@ class BaseWebSocketHandler(_OdhMixin, tornado.websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         self.odh.websockets.discard(self)
+        self._odh_release_streams()
 
     def on_connection_close(self) -> None:
         self.odh.websockets.discard(self)
+        self._odh_release_streams()
         super().on_connection_close()
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:

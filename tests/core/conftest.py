@@ -35,6 +35,17 @@ class SlowHandler(BaseHandler):
         self.ok("done")
 
 
+class StreamHandler(BaseHandler):
+    """A long-lived download that counts against the per-user stream limit."""
+
+    async def get(self) -> None:
+        await self.acquire_stream("download")
+        gate: Gate = self.plugin.gate
+        gate.entered.set()
+        await gate.release.wait()
+        self.ok("streamed")
+
+
 @allow_anonymous
 class Public(BaseHandler):
     def get(self) -> None:
@@ -71,7 +82,7 @@ class ToyPlugin(Plugin):
     def register_routes(self) -> list[Route]:
         return [Route(r"/api/toy/whoami", WhoAmI), Route(r"/api/toy/slow", SlowHandler),
                 Route(r"/api/toy/public", Public), Route(r"/api/toy/admin", AdminOnly),
-                Route(r"/api/toy/boom", Boom)]
+                Route(r"/api/toy/boom", Boom), Route(r"/api/toy/stream", StreamHandler)]
 
     @hookimpl
     def register_health_checks(self) -> list[HealthCheck]:
