@@ -25,6 +25,7 @@ class UploadProgress:
         self.cancel: Callable[[], None] | None = None
         self.finished_at: float | None = None
         self.subscribers = 0
+        self.done_bytes: int | None = None  # size of the finished object
         self.consumed = False  # a reader saw the final state
         self._event = asyncio.Event()
 

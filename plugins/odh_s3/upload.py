@@ -139,7 +139,7 @@ class UploadHandler(S3Handler):
             await self._fail(exc)
             return
         self._state = "done"
-        self.progress.update(loaded=result["Size"])
+        self.progress.done_bytes = result["Size"]
         self.progress.update(loaded=0, status="completed")
         await self._release()
         self.write_json({"message": "Object uploaded successfully", "key": self.key,
@@ -233,6 +233,10 @@ class UploadProgressHandler(S3Handler):
                             break
                     elif entry.status == "completed":
                         entry.consumed = True
+                        if entry.done_bytes and entry.done_bytes != last_loaded:
+                            # coalesced away: the reader still sees 100 % before the end
+                            await stream.send({"loaded": entry.done_bytes,
+                                               "status": "uploading"})
                         await stream.send({"loaded": 0, "status": "completed"})
                         break
                     elif entry.status == "error":
