@@ -62,8 +62,8 @@ class KubeProxyHandler(ProxyHandler):
 
     async def intercept(self, resp: aiohttp.ClientResponse) -> bool:
         """Turn the apiserver's plain-text `404 page not found` into a 404 `Status`."""
-        if resp.status != 404 or not resp.headers.get("Content-Type", "").lower().startswith(
-                "text/plain"):
+        if resp.status != 404 or self.request.method == "HEAD" or not resp.headers.get(
+                "Content-Type", "").lower().startswith("text/plain"):
             return False
         length = resp.headers.get("Content-Length")
         if length is None or not length.isdigit() or int(length) > _PLAIN_404_MAX \

@@ -1,0 +1,122 @@
+"""k8s pass-through benchmark (issue 4): GET of one object through `/api/k8s` vs straight to
+the sandbox API server, and odh-core's peak RSS while a ~200 MB list streams through it.
+
+    .venv/bin/python -m bench.k8s
+
+Needs wrk (Debian package). The sandbox (`odh-core sandbox`) and odh-core (`odh-core serve`)
+run as separate processes, so the RSS figure is odh-core's alone.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from .common import PYTHON, ROOT, Child, RssSampler, free_port, report, wait_http, wrk
+
+RUNS, SECONDS = 3, 4
+NS, OBJ = "alice-project", "bench-k8s-one"
+BIG_NS, BIG_OBJECTS, BIG_OBJECT_BYTES = "bench-k8s-big", 400, 512 * 1024  # ~200 MiB list
+
+
+def call(url: str, token: str, method: str = "GET", body: object = None,
+         ctx: ssl.SSLContext | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, context=ctx, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def stream_size(url: str, token: str) -> tuple[int, float]:
+    """Read a response in 1 MiB pieces, keeping none of it; (bytes, seconds)."""
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    size, t0 = 0, time.perf_counter()
+    with urllib.request.urlopen(req, timeout=600) as resp:
+        while chunk := resp.read(2**20):
+            size += len(chunk)
+    return size, time.perf_counter() - t0
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="odh-bench-k8s-"))
+    kport, kports, oport = free_port(), free_port(), free_port()
+    kubeconfig = tmp / "kubeconfig"
+    with Child([PYTHON, "-m", "odh_core", "sandbox", "--port", str(kport), "--https-port",
+                str(kports), "--state-dir", str(tmp / "state"), "--kubeconfig-out",
+                str(kubeconfig)], cwd=str(ROOT), log=tmp / "sandbox.log"):
+        wait_http(f"http://127.0.0.1:{kport}/version")
+        while not kubeconfig.exists():  # written right after the sockets are bound
+            time.sleep(0.05)
+        kc = yaml.safe_load(kubeconfig.read_text())
+        tokens = {u["name"]: u["user"]["token"] for u in kc["users"]}
+        ca_file = tmp / "ca.crt"
+        ca_file.write_bytes(base64.b64decode(
+            kc["clusters"][0]["cluster"]["certificate-authority-data"]))
+        plain, secure = f"http://127.0.0.1:{kport}", f"https://127.0.0.1:{kports}"
+
+        # The objects: one to GET, and a namespace whose list is ~200 MiB.
+        call(f"{plain}/api/v1/namespaces/{NS}/configmaps", tokens["alice"], "POST",
+             {"metadata": {"name": OBJ}, "data": {"k": "v" * 512}})
+        call(f"{plain}/api/v1/namespaces", tokens["admin"], "POST",
+             {"metadata": {"name": BIG_NS}})
+        filler = "x" * BIG_OBJECT_BYTES
+        for i in range(BIG_OBJECTS):
+            call(f"{plain}/api/v1/namespaces/{BIG_NS}/configmaps", tokens["admin"], "POST",
+                 {"metadata": {"name": f"big-{i:04d}"}, "data": {"blob": filler}})
+
+        cfg = tmp / "odh.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "kubernetes": {"host": secure, "ca_file": str(ca_file),
+                           "token": tokens.get("odh-core", tokens["admin"])},
+            "sandbox": {"mode": "off"}, "plugin_autoload": False,
+            "logging": {"access_log": False, "level": "WARNING"},
+            "plugins": {"k8s": {"enabled": True}}}))
+        path = f"/api/v1/namespaces/{NS}/configmaps/{OBJ}"
+        auth = {"Authorization": f"Bearer {tokens['alice']}"}
+        with Child([PYTHON, "-m", "odh_core", "serve", "--config", str(cfg), "--host",
+                    "127.0.0.1", "--port", str(oport)], cwd=str(ROOT),
+                   log=tmp / "odh.log") as odh:
+            proxied = f"http://127.0.0.1:{oport}/api/k8s{path}"
+            wait_http(proxied, headers=auth)
+            via, https_direct, http_direct = [], [], []
+            for _ in range(RUNS):  # interleaved, so drift hits all alike
+                https_direct.append(wrk(secure + path, seconds=SECONDS, headers=auth))
+                http_direct.append(wrk(plain + path, seconds=SECONDS, headers=auth))
+                via.append(wrk(proxied, seconds=SECONDS, headers=auth))
+            med = lambda rs, k: sorted(r[k] for r in rs)[len(rs) // 2]  # noqa: E731
+            report("k8s_direct_https_get_rps", med(https_direct, "rps"), "req/s")
+            report("k8s_direct_http_get_rps", med(http_direct, "rps"), "req/s")
+            report("k8s_proxy_get_rps", med(via, "rps"), "req/s")
+            report("k8s_get_rps_ratio", med(via, "rps") / med(https_direct, "rps"), "x",
+                   ">= 0.7 (vs direct https)")
+            report("k8s_get_rps_ratio_vs_plain_http", med(via, "rps") / med(http_direct, "rps"),
+                   "x")
+            for q in ("p50_ms", "p99_ms"):
+                report(f"k8s_proxy_get_{q}", med(via, q), "ms")
+                report(f"k8s_get_{q.split('_')[0]}_ratio", med(via, q) / med(https_direct, q),
+                       "x", "<= 1.5 (vs direct https)")
+
+            big = f"/api/v1/namespaces/{BIG_NS}/configmaps"
+            direct_size, direct_s = stream_size(plain + big, tokens["admin"])
+            with RssSampler(odh.pid) as rss:
+                size, seconds = stream_size(f"http://127.0.0.1:{oport}/api/k8s{big}",
+                                            tokens["admin"])
+            assert size == direct_size, (size, direct_size)
+            report("k8s_big_list_mb", size / 1e6, "MB")
+            report("k8s_big_list_proxy_mb_s", size / 1e6 / seconds, "MB/s")
+            report("k8s_big_list_direct_mb_s", direct_size / 1e6 / direct_s, "MB/s")
+            report("k8s_odh_rss_before_list_mb", rss.start / 2**20, "MiB")
+            report("k8s_odh_rss_peak_during_list_mb", rss.peak / 2**20, "MiB")
+            report("k8s_big_list_rss_growth_mb", rss.growth / 2**20, "MiB", "< 32")
+            report("k8s_big_list_rss_growth_vs_size", rss.growth / size, "x")
+
+
+if __name__ == "__main__":
+    main()
