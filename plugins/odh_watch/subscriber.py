@@ -56,7 +56,9 @@ class Subscriber:
 
     def _write(self, frame: bytes) -> bool:
         size = len(frame)
-        if self.pending_frames >= self.max_frames or self.pending_bytes + size > self.max_bytes:
+        # A single frame may be larger than the byte bound; a queue of them may not.
+        if self.pending_frames and (self.pending_frames >= self.max_frames
+                                    or self.pending_bytes + size > self.max_bytes):
             self.drop_slow()
             return False
         try:

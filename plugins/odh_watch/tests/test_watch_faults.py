@@ -85,7 +85,7 @@ def _raw_ws_connect(port: int, path: str, token: str) -> socket.socket:
 
 
 @pytest.mark.parametrize("watch_config", [{"mode": "shared", "max_pending_frames": 8,
-                                           "max_pending_bytes": 256 * 1024}], ids=["shared"])
+                                           "max_pending_bytes": 512 * 1024}], ids=["shared"])
 async def test_slow_consumer_is_dropped_while_others_keep_receiving(
         h: Any, odh_server: Any, cluster: Any, tokens: dict[str, str], uid: str) -> None:
     fast = await odh_server.ws(h.watch_path(uid), user="alice")
@@ -96,7 +96,7 @@ async def test_slow_consumer_is_dropped_while_others_keep_receiving(
         await cluster.configmap("big", uid, {"v": "0"})
         assert await h.events_until(fast, 1) == [("ADDED", "big")]
         blob = "x" * (256 * 1024)
-        updates = 40  # ~10 MiB: more than the kernel buffers and the 256 KiB bound together
+        updates = 40  # ~10 MiB: more than the kernel buffers and the 512 KiB bound together
         for i in range(updates):
             await cluster.set_data("big", {"v": str(i), "blob": blob})
             ev = await h.next_event(fast)  # the fast client keeps up, event by event
