@@ -84,6 +84,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .observability import configure_logging
     from .server import serve
 
+    from .reload import config_stamp
+
+    config_path = args.config or os.environ.get("ODH_CONFIG")
+    stamps = config_stamp(config_path)  # before reading: an edit during boot still counts
     settings = load_settings(args.config, overrides=serve_overrides(args))
     if settings.server.reload and settings.server.workers > 1:
         return _fail("--reload cannot be combined with --workers > 1")
@@ -91,9 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail("--workers > 1 needs a real or separately started API server: run "
                      "`odh-core sandbox` and point kubernetes.host at it")
     configure_logging(settings.logging.level, settings.logging.format)
-    if args.config:
-        os.environ["ODH_CONFIG"] = args.config  # workers and --reload re-read the same file
-    return serve(settings)
+    return serve(settings, stamps)
 
 
 def cmd_plugins_list(args: argparse.Namespace) -> int:

@@ -34,7 +34,8 @@ def make_http_server(app: App) -> HTTPServer:
 
 
 async def serve_sockets(settings: Settings, sockets: list[socket.socket],
-                        ready: Any = None, extra_plugins: Sequence[Any] = ()) -> None:
+                        ready: Any = None, extra_plugins: Sequence[Any] = (),
+                        reload_stamps: dict[str, Any] | None = None) -> None:
     """Serve on already-bound sockets until SIGTERM/SIGINT, then drain and stop."""
     started = time.perf_counter()
     app = App(settings, extra_plugins=extra_plugins)
@@ -50,12 +51,9 @@ async def serve_sockets(settings: Settings, sockets: list[socket.socket],
         log.warning("DEV AUTH IS ON: requests without a token act as %r. Never expose this "
                     "server beyond this machine.", settings.auth.dev_user)
     if settings.server.reload:
-        import tornado.autoreload
+        from .reload import Reloader
 
-        # Re-exec on a change of any imported module or the config file (development only).
-        if os.environ.get("ODH_CONFIG"):
-            tornado.autoreload.watch(os.environ["ODH_CONFIG"])
-        tornado.autoreload.start()
+        Reloader(reload_stamps).start()
     if ready is not None:
         ready(app, port)
     stop = asyncio.Event()
@@ -79,11 +77,11 @@ async def serve_sockets(settings: Settings, sockets: list[socket.socket],
     log.info("stopped")
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, reload_stamps: dict[str, Any] | None = None) -> int:
     s = settings.server
     sockets = bind_sockets(s.port, s.host, reuse_port=False)
     if s.workers <= 1:
-        asyncio.run(serve_sockets(settings, sockets))
+        asyncio.run(serve_sockets(settings, sockets, reload_stamps=reload_stamps))
         return 0
     return supervise(settings, sockets)
 
