@@ -1,0 +1,140 @@
+"""HTTP routes: the jobs API (new), the ODH-TEC compatible routes (COMPAT.md §2), settings."""
+from __future__ import annotations
+
+from typing import Any
+
+from odh_core import ApiError, BaseHandler, EventStream, requires
+
+from . import validate
+from .jobs import ImportRequest, Job
+from .token_store import MASK, mask
+
+KEEPALIVE_S = 15.0
+
+
+class _HfHandler(BaseHandler):
+    @property
+    def hf(self) -> Any:
+        return self.plugin
+
+    async def _job(self, job_id: str) -> Job:
+        return self.hf.jobs.get(job_id, self.identity, await self.is_admin())
+
+
+class ImportsHandler(_HfHandler):
+    async def get(self) -> None:
+        """Import jobs: the caller's own, or every job for an admin."""
+        jobs = self.hf.jobs.visible(self.identity, await self.is_admin())
+        self.ok([j.public(with_files=False) for j in reversed(jobs)])
+
+    async def post(self) -> None:
+        """Start an import: `{repo, revision?, bucket?, prefix?, include?, exclude?}`."""
+        req = ImportRequest.from_json(self.json_body(), self.hf.access.default_bucket)
+        job = await self.hf.jobs.start(req, self.identity.username, via="api")
+        self.ok(job.public(), status=201)
+
+
+class ImportHandler(_HfHandler):
+    async def get(self, job_id: str) -> None:
+        """One job: per-file state, bytes, totals, errors."""
+        self.ok((await self._job(job_id)).public())
+
+    async def delete(self, job_id: str) -> None:
+        """Cancel a job; answers once in-flight multipart uploads are aborted."""
+        job = await self._job(job_id)
+        await self.hf.jobs.cancel(job)
+        self.ok(job.public())
+
+
+class ImportEventsHandler(_HfHandler):
+    async def get(self, job_id: str) -> None:
+        """SSE: the job's state on every change; the stream ends when the job ends."""
+        job = await self._job(job_id)
+        stream = EventStream(self)
+        while True:
+            version = job.version
+            if not await stream.send(job.public(), event="end" if job.done else "progress"):
+                return
+            if job.done:
+                break
+            if not await job.wait_change(version, KEEPALIVE_S):
+                if not await stream.comment():
+                    return
+        stream.finish()
+
+
+# -- ODH-TEC compatible routes (COMPAT.md §2) -------------------------------------------------
+class CompatImportHandler(_HfHandler):
+    async def get(self, bucket: str, rest: str) -> None:
+        """GET /api/objects/hf-import/:bucket/:b64prefix/:b64model -> starts a job at once."""
+        prefix, model = validate.split_b64_pair(rest)
+        req = ImportRequest(repo=validate.repo_id(model), revision="main",
+                            bucket=validate.bucket(bucket), prefix=validate.prefix(prefix))
+        await self.hf.jobs.start(req, self.identity.username, via="compat")
+        self.write_json({"message": "Model import started"})
+
+
+def compat_progress(job: Job) -> dict[str, Any]:
+    """`{"<file>": {loaded, status, total}}`; failed files `{"<file>": {error, message}}`."""
+    out: dict[str, Any] = {}
+    for f in job.files.values():
+        if f.status in ("failed", "cancelled"):
+            out[f.path] = {"error": f.status, "message": f.error or f.status}
+        else:
+            status = {"skipped": "completed"}.get(f.status, f.status)
+            out[f.path] = {"loaded": f.loaded, "status": status, "total": f.size}
+    return out
+
+
+class CompatProgressHandler(_HfHandler):
+    async def get(self) -> None:
+        """SSE of the caller's latest import; ends when every file finished (failed too)."""
+        jobs = self.hf.jobs
+        job = jobs.latest(self.identity.username, "compat") or jobs.latest(
+            self.identity.username)
+        stream = EventStream(self)
+        if job is None:
+            await stream.send({})
+            stream.finish()
+            return
+        while True:
+            version = job.version
+            if not await stream.send(compat_progress(job)):
+                return
+            if job.done:
+                break
+            if not await job.wait_change(version, KEEPALIVE_S):
+                if not await stream.comment():
+                    return
+        stream.finish()
+
+
+class HfSettingsHandler(_HfHandler):
+    async def get(self) -> None:
+        """`{settings: {hfToken}}` with the token masked."""
+        self.write_json({"settings": {"hfToken": mask(await self.hf.token_store.get())}})
+
+    @requires("admin")
+    async def put(self) -> None:
+        """Admin only. `{hfToken}`; the mask means "unchanged", "" clears the token."""
+        body = self.json_body()
+        token = body.get("hfToken") if isinstance(body, dict) else None
+        if not isinstance(token, str) or len(token) > 512 or any(c.isspace() for c in token):
+            raise ApiError(400, "hfToken must be a string without whitespace")
+        if token != MASK:
+            await self.hf.token_store.put(token)
+        self.write_json({"message": "Settings updated successfully"})
+
+
+class HfTestHandler(_HfHandler):
+    async def post(self) -> None:
+        """Check a token (the body's, or the stored one) against the hub's whoami."""
+        body = self.json_body() if self.request.body else {}
+        token = body.get("hfToken") if isinstance(body, dict) else None
+        if token in (None, "", MASK):
+            token = await self.hf.token_store.get()
+        if not isinstance(token, str) or not token:
+            raise ApiError(400, "no Hugging Face token to test: give hfToken or set one")
+        who = await self.hf.hub.whoami(token)
+        name = ((who.get("auth") or {}).get("accessToken") or {}).get("displayName")
+        self.write_json({"message": "Connection successful", "accessTokenDisplayName": name})

@@ -1,0 +1,127 @@
+"""The hf plugin: routes, startup (hub client, token store, jobs) and shutdown.
+
+Needs the s3 plugin: imports write through its published `app.service("s3.access")` (its
+client, its multipart writer, its server-wide transfer limiter), never through a copy.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from odh_core import ApiError, Plugin, Route, hookimpl
+
+from .config import DEFAULT_ENDPOINT, HfConfig
+from .handlers import (CompatImportHandler, CompatProgressHandler, HfSettingsHandler,
+                       HfTestHandler, ImportEventsHandler, ImportHandler, ImportsHandler)
+from .hub import HubClient, HubSettings
+from .jobs import JobManager
+from .token_store import TokenStore
+from .transfer import TransferSettings, TransferStats
+
+JOB_ID = r"([0-9a-f]{16})"
+# Before the s3 plugin's generic /api/objects/:bucket/... patterns, which would also match.
+COMPAT_ORDER = -10
+
+
+class S3Missing(ApiError):
+    def __init__(self, message: str):
+        super().__init__(503, message)
+
+
+class HfPlugin(Plugin):
+    Config = HfConfig
+    hub: HubClient
+    jobs: JobManager
+    token_store: TokenStore
+    stats: TransferStats
+
+    @hookimpl
+    def register_routes(self) -> list[Route]:
+        return [
+            Route(r"/api/hf/imports", ImportsHandler, description="Hugging Face import jobs."),
+            Route(rf"/api/hf/imports/{JOB_ID}", ImportHandler,
+                  description="One import job; DELETE cancels it."),
+            Route(rf"/api/hf/imports/{JOB_ID}/events", ImportEventsHandler,
+                  description="Server-sent events of one job until it ends."),
+            Route(r"/api/objects/hf-import/([^/]+)/(.+)", CompatImportHandler,
+                  order=COMPAT_ORDER, description="ODH-TEC: start a model import."),
+            Route(r"/api/objects/import-model-progress", CompatProgressHandler,
+                  order=COMPAT_ORDER, description="ODH-TEC: import progress (SSE)."),
+            Route(r"/api/settings/huggingface", HfSettingsHandler,
+                  description="ODH-TEC: the hub token (masked)."),
+            Route(r"/api/settings/test-huggingface", HfTestHandler,
+                  description="ODH-TEC: test a hub token."),
+        ]
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @property
+    def access(self) -> Any:
+        """The s3 plugin's `s3.access` (looked up at use: plugins start in any order)."""
+        access = self.ctx.app.service("s3.access")
+        if access is None:
+            raise S3Missing("the hf plugin needs the s3 plugin's S3 access, which is not "
+                            "available: enable the s3 plugin (plugins.s3.enabled: true)")
+        return access
+
+    @hookimpl
+    async def startup(self, app: Any) -> None:
+        cfg: HfConfig = self.config
+        if app.service("s3.access") is None and app.plugin("s3") is None:
+            raise S3Missing("the hf plugin imports into S3 through the s3 plugin, which is not "
+                            "enabled: set plugins.s3.enabled: true (or disable hf)")
+        endpoint = cfg.endpoint
+        if not endpoint and app.sandbox is not None:
+            endpoint = (await app.sandbox.ensure_hub()).endpoint
+        endpoint = endpoint or DEFAULT_ENDPOINT
+        self.hub = HubClient(HubSettings(
+            endpoint=endpoint, http_proxy=cfg.http_proxy, https_proxy=cfg.https_proxy,
+            no_proxy=cfg.no_proxy, ca_bundle=cfg.ca_bundle, verify=cfg.verify_tls,
+            connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
+            max_redirects=cfg.max_redirects))
+        await self.hub.start()
+        self.token_store = self._token_store(app, cfg)
+        self.stats = TransferStats(gauge=self.ctx.metrics.gauge(
+            "odh_hf_transfers_in_flight", "Hugging Face file imports holding a transfer slot."))
+        self.jobs = JobManager(
+            self.hub, _LazyAccess(self), self.token_store.get,
+            TransferSettings(chunk_size=cfg.chunk_size, retries=cfg.retries,
+                             backoff=cfg.backoff, backoff_max=cfg.backoff_max),
+            self.stats, keep=cfg.max_jobs_kept)
+        self.log.info("Hugging Face hub: %s", endpoint)
+
+    def _token_store(self, app: Any, cfg: HfConfig) -> TokenStore:
+        default = cfg.token.get_secret_value() if cfg.token else None
+        use_kube = cfg.settings_store == "kube" or (cfg.settings_store == "auto"
+                                                    and app.has_kube and app.sandbox is None)
+        if use_kube:
+            return TokenStore(default=default, kube=app.kube,
+                              namespace=app.settings.kubernetes.dashboard_namespace,
+                              secret=cfg.settings_secret, ttl=cfg.settings_ttl)
+        state = Path(cfg.state_dir or app.settings.sandbox.state_dir)
+        return TokenStore(default=default, path=state / "hf-settings.json",
+                          ttl=cfg.settings_ttl)
+
+    @hookimpl
+    async def shutdown(self, app: Any) -> None:
+        jobs = getattr(self, "jobs", None)
+        if jobs is not None:
+            await jobs.close()  # aborts in-flight multipart uploads while S3 is still up
+        hub = getattr(self, "hub", None)
+        if hub is not None:
+            await hub.close()
+
+    @hookimpl
+    def register_commands(self, subparsers: Any) -> None:
+        from .cli import add_commands
+
+        add_commands(self, subparsers)
+
+
+class _LazyAccess:
+    """Forwards to the current `s3.access` so start order between plugins does not matter."""
+
+    def __init__(self, plugin: HfPlugin):
+        self._plugin = plugin
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._plugin.access, name)
