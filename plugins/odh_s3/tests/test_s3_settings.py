@@ -1,0 +1,129 @@
+"""Settings: admin-only writes, masking, persistence (Secret + ConfigMap), no secret leaks."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from odh_core import SERVICE_ACCOUNT
+
+SECRET = "sUp3r-s3cret-V4lue-xyz"
+
+
+async def test_non_admin_writes_are_403(odh_server: Any) -> None:
+    for path, body in (("/api/settings/s3", {"region": "eu-west-1"}),
+                       ("/api/settings/max-concurrent-transfers", {"maxConcurrentTransfers": 3}),
+                       ("/api/settings/proxy", {"httpProxy": "http://proxy:3128"})):
+        resp = await odh_server.fetch(path, "PUT", user="alice", json=body)
+        assert resp.status == 403, path
+        assert set(resp.json()) >= {"error", "message"}
+    for path in ("/api/settings/test-s3", "/api/settings/test-proxy"):
+        assert (await odh_server.fetch(path, "POST", user="bob", json={})).status == 403
+    # reads are fine for everyone
+    got = await odh_server.fetch("/api/settings/max-concurrent-transfers", user="alice")
+    assert got.status == 200 and got.json()["maxConcurrentTransfers"] >= 1
+
+
+async def test_secret_masked_persisted_and_never_leaked(
+        odh_server: Any, sandbox_s3: Any, s3_plugin_config: dict[str, Any],
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    bodies: list[str] = []
+
+    async def call(path: str, method: str = "GET", **kw: Any) -> Any:
+        resp = await odh_server.fetch(path, method, **kw)
+        bodies.append(resp.text + json.dumps(dict(resp.headers)))
+        return resp
+
+    view = (await call("/api/settings/s3", user="alice")).json()["settings"]
+    assert set(view) == {"accessKeyId", "secretAccessKey", "region", "endpoint", "defaultBucket"}
+    assert view["secretAccessKey"] == "********" and view["endpoint"] == sandbox_s3.endpoint
+    # an endpoint nobody listens on: test-s3 answers 502 JSON, stored settings untouched
+    bad = await call("/api/settings/test-s3", "POST", user="admin",
+                     json={**view, "secretAccessKey": SECRET, "endpoint": "http://127.0.0.1:9"})
+    assert bad.status == 502 and bad.json()["error"] == "S3Unreachable"
+    assert odh_server.app.service("s3.access").connection.endpoint == sandbox_s3.endpoint
+    ok = await call("/api/settings/test-s3", "POST", user="admin", json=view)  # mask = current
+    assert ok.status == 200 and ok.json() == {"message": "Connection successful"}
+    # save a new secret, then put the mask back: the secret stays
+    resp = await call("/api/settings/s3", "PUT", user="admin",
+                      json={**view, "secretAccessKey": SECRET, "region": "us-east-1"})
+    assert resp.status == 200 and resp.json()["settings"]["secretAccessKey"] == "********"
+    access = odh_server.app.service("s3.access")
+    assert access.connection.secret_access_key == SECRET
+    resp = await call("/api/settings/s3", "PUT", user="admin", json=resp.json()["settings"])
+    assert access.connection.secret_access_key == SECRET
+    # persisted: credentials in the Secret, the rest in the ConfigMap
+    kube, ns = odh_server.app.kube, "opendatahub"
+    secret = await kube.json("GET", f"/api/v1/namespaces/{ns}/secrets/"
+                             f"{s3_plugin_config['settings_secret']}", token=SERVICE_ACCOUNT)
+    assert base64.b64decode(secret["data"]["secretAccessKey"]).decode() == SECRET
+    cm = await kube.json("GET", f"/api/v1/namespaces/{ns}/configmaps/"
+                         f"{s3_plugin_config['settings_configmap']}", token=SERVICE_ACCOUNT)
+    assert SECRET not in json.dumps(cm) and "region" in cm["data"]["settings.json"]
+    # restore the working secret (the mask must not be taken literally anywhere)
+    resp = await call("/api/settings/s3", "PUT", user="admin",
+                      json={"secretAccessKey": sandbox_s3.secret_key})
+    assert resp.status == 200
+    buckets = await call("/api/buckets", user="alice")
+    assert buckets.status == 200
+    # proxy settings: only http(s); a password in the URL is masked too
+    bad = await call("/api/settings/proxy", "PUT", user="admin",
+                     json={"httpProxy": "file:///etc/passwd"})
+    assert bad.status == 400
+    resp = await call("/api/settings/proxy", "PUT", user="admin",
+                      json={"httpProxy": f"http://u:{SECRET}@127.0.0.1:9", "httpsProxy": ""})
+    assert resp.status == 200
+    assert resp.json()["settings"]["httpProxy"] == "http://u:********@127.0.0.1:9"
+    got = (await call("/api/settings/proxy", user="alice")).json()
+    assert SECRET not in json.dumps(got)
+    # the proxy is tested against the S3 endpoint only; nothing listens on port 9
+    tp = await call("/api/settings/test-proxy", "POST", user="admin",
+                    json={"testUrl": "http://169.254.169.254/latest/meta-data"})
+    assert tp.status == 502 and tp.json()["error"] == "ProxyError"
+    await call("/api/settings/proxy", "PUT", user="admin", json={"httpProxy": ""})
+    # transfers: validated and applied at once
+    assert (await call("/api/settings/max-concurrent-transfers", "PUT", user="admin",
+                       json={"maxConcurrentTransfers": 0})).status == 400
+    resp = await call("/api/settings/max-concurrent-transfers", "PUT", user="admin",
+                      json={"maxConcurrentTransfers": 7})
+    assert resp.json()["maxConcurrentTransfers"] == 7 and access.transfers.limit == 7
+    # disclaimer: any user may answer it
+    assert (await call("/api/disclaimer", user="bob")).json() == {
+        "disclaimer": {"status": "unknown"}}
+    resp = await call("/api/disclaimer", "PUT", user="bob", json={"status": "accepted"})
+    assert resp.json()["disclaimer"] == {"status": "accepted"}
+    for text in bodies:
+        assert SECRET not in text and sandbox_s3.secret_key not in text
+    for record in caplog.records:
+        line = record.getMessage() + str(record.__dict__)
+        assert SECRET not in line and sandbox_s3.secret_key not in line, record.name
+
+
+async def test_other_replica_sees_changes(odh_server: Any, odh_config: dict[str, Any],
+                                          tokens: dict[str, str]) -> None:
+    """A second app on the same Secret/ConfigMap picks up a change within the TTL."""
+    from odh_core.testing import build_settings, start_server
+
+    other_cfg = json.loads(json.dumps(odh_config))
+    other_cfg["plugins"]["s3"]["settings_ttl"] = 0.2
+    other = await start_server(build_settings(other_cfg, ["s3"]), tokens=tokens)
+    try:
+        resp = await odh_server.fetch("/api/settings/max-concurrent-transfers", "PUT",
+                                      user="admin", json={"maxConcurrentTransfers": 5})
+        assert resp.status == 200
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            got = (await other.fetch("/api/settings/max-concurrent-transfers",
+                                     user="alice")).json()
+            if got["maxConcurrentTransfers"] == 5:
+                break
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+        assert other.app.service("s3.access").transfers.limit == 5
+    finally:
+        await other.close()
