@@ -40,6 +40,7 @@ class App:
         self.plugins: dict[str, loader.PluginInfo] = {}
         self._services: dict[str, Any] = {}
         self._kube: KubeClient | None = None
+        self._clusters: dict[str, KubeClient] = {}  # the named extra clusters
         self._kube_connection = kube_connection
         self._http: aiohttp.ClientSession | None = None
         self._kube_session: aiohttp.ClientSession | None = None
@@ -243,6 +244,19 @@ class App:
         return self._kube is not None
 
     @property
+    def cluster_names(self) -> list[str]:
+        return ["default", *self._clusters]
+
+    def kube_for(self, cluster: str | None) -> KubeClient:
+        """The client of a named cluster ('default' or None: the default one); 404 if unknown."""
+        if cluster in (None, "", "default"):
+            return self.kube
+        client = self._clusters.get(cluster)
+        if client is None:
+            raise ApiError(404, f"unknown cluster {cluster!r}")
+        return client
+
+    @property
     def http(self) -> aiohttp.ClientSession:
         if self._http is None:
             raise RuntimeError("the app is not started: no HTTP session yet")
@@ -281,6 +295,17 @@ class App:
             else:
                 log.warning("no Kubernetes API server configured and sandbox off: cluster routes "
                             "will answer 503")
+            for name, cluster in self.settings.kubernetes.clusters.items():
+                cfg = self.settings.kubernetes.model_copy(
+                    update={**cluster.model_dump(exclude_unset=True), "clusters": {}})
+                extra = resolve_connection(cfg, environ={})
+                if extra is None:
+                    raise loader.PluginLoadError(f"kubernetes.clusters.{name}: no API server "
+                                                 "found (set host or kubeconfig)")
+                self._check_transport(extra)
+                self._clusters[name] = KubeClient(extra, self._kube_session,
+                                                  cfg.connect_timeout, cfg.request_timeout)
+                log.info("cluster %s: %s", name, extra.description)
             for impl in self.pm.hook.startup.get_hookimpls():  # load order
                 try:
                     result = impl.function(**{a: self for a in impl.argnames})

@@ -30,11 +30,13 @@ class Identity:
     token: str | None = field(default=None, repr=False, compare=False)
     provider: str = "token"
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    cluster: str = "default"  # the cluster that vouched for this identity
 
     @property
     def token_key(self) -> str:
         """A cache key for this caller that never contains the token itself."""
-        return token_hash(self.token) if self.token else f"user:{self.username}"
+        key = token_hash(self.token) if self.token else f"user:{self.username}"
+        return key if self.cluster == "default" else f"{self.cluster}:{key}"
 
 
 def token_hash(token: str) -> str:

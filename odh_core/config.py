@@ -151,6 +151,22 @@ class KubernetesConfig(_Model):
     request_timeout: float = Field(30.0, description="Seconds for a non-streaming API call.")
     allow_plain_http: bool = Field(False, description="Permit an http:// API server outside "
                                    "sandbox/dev mode (never in production).")
+    clusters: dict[str, ClusterConfig] = Field(
+        default_factory=dict, description="More clusters by name; the settings above are the "
+        "default cluster (name 'default'). Routes address one as /api/clusters/<name>/k8s/...")
+
+
+class ClusterConfig(_Model):
+    """Another cluster, addressed by a path prefix (/api/clusters/<name>/...)."""
+
+    host: str | None = Field(None, description="API server URL (else kubeconfig/context).")
+    ca_file: str | None = Field(None, description="CA bundle of that API server.")
+    token: SecretStr | None = Field(None, description="Service-account token there.")
+    token_file: str | None = Field(None, description="File holding that token.")
+    insecure_skip_tls_verify: bool = Field(False, description="Skip TLS verification (never "
+                                           "in production).")
+    kubeconfig: str | None = Field(None, description="Kubeconfig path for this cluster.")
+    context: str | None = Field(None, description="Kubeconfig context for this cluster.")
 
 
 class SandboxConfig(_Model):

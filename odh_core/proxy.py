@@ -210,7 +210,7 @@ class ProxyHandler(BaseHandler):
             asyncio.ensure_future(self._close_upstream())
         super().on_finish()
 
-    async def get(self, *args: Any) -> None:
+    async def get(self, *args: Any, **kwargs: Any) -> None:
         await self._proxy()
 
     head = post = put = patch = delete = options = get

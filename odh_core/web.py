@@ -95,6 +95,17 @@ class _OdhMixin:
         request_id_var.set(self.request_id)
 
     @property
+    def cluster(self) -> str:
+        """The cluster this request addresses: the route's `cluster` path argument, else
+        'default'. Identity and access reviews are per cluster."""
+        return (getattr(self, "path_kwargs", None) or {}).get("cluster") or "default"
+
+    @property
+    def kube(self) -> Any:
+        """The Kubernetes client of the cluster this request addresses."""
+        return self.odh.kube_for(self.cluster)
+
+    @property
     def identity(self) -> Identity:
         """The caller; raises 401 when there is none (only possible on anonymous routes)."""
         if self._odh_identity is None:

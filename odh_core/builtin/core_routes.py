@@ -86,6 +86,28 @@ class PluginsHandler(BaseHandler):
         } for info in self.odh.plugins.values()])
 
 
+class ClustersHandler(BaseHandler):
+    """The clusters odh-core knows and whether the caller's token is valid on each."""
+
+    async def get(self) -> None:
+        auth = self.odh.plugin("core-auth")
+        token = self.request_token() or self.identity.token
+
+        async def probe(name: str) -> dict[str, Any]:
+            row: dict[str, Any] = {"name": name, "default": name == "default"}
+            if not token:
+                return {**row, "reachable": False}
+            try:
+                ident = await auth.validate(token, name)
+            except ApiError as exc:
+                return {**row, "reachable": False, "reason": exc.message}
+            return {**row, "reachable": True, "user": ident.username}
+
+        rows = await asyncio.gather(*(probe(n) for n in self.odh.cluster_names))
+        self.ok([r for r in rows if r["reachable"]] if self.get_argument("all", "") != "true"
+                else rows)
+
+
 @allow_anonymous
 class NotFoundHandler(BaseHandler):
     """Unknown paths: a JSON 404 for any method."""
@@ -103,6 +125,8 @@ class CorePlugin(Plugin):
             Route(r"/readyz", ReadyHandler, description="Readiness: every plugin's checks."),
             Route(r"/metrics", MetricsHandler, description="Prometheus metrics."),
             Route(r"/api/plugins", PluginsHandler, description="Installed plugins (admin)."),
+            Route(r"/api/clusters", ClustersHandler,
+                  description="Clusters the caller can reach (multi-cluster)."),
         ]
 
     @hookimpl

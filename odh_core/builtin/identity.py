@@ -38,18 +38,19 @@ class CoreAuthPlugin(Plugin):
                 groups = handler.request.headers.get(self.auth.groups_header, "")
                 return Identity(username=user, token=token, provider="trusted-header",
                                 groups=tuple(g.strip() for g in groups.split(",") if g.strip()))
+        cluster = handler.cluster
         if token is None and self.auth.mode == "dev":
             dev = self.dev_user(handler)
             if dev is None:
                 return None
             if dev.token is None:
                 return Identity(username=dev.username, groups=tuple(dev.groups), provider="dev")
-            identity = await self.validate(dev.token.get_secret_value())
+            identity = await self.validate(dev.token.get_secret_value(), cluster)
             return Identity(identity.username, identity.groups, identity.uid, identity.token,
-                            provider="dev")
+                            provider="dev", cluster=cluster)
         if token is None:
             return None
-        return await self.validate(token)
+        return await self.validate(token, cluster)
 
     def dev_user(self, handler: Any) -> DevUser | None:
         users = self.ctx.app.dev_users
@@ -58,21 +59,23 @@ class CoreAuthPlugin(Plugin):
             return users[chosen.decode()]
         return users.get(self.auth.dev_user)
 
-    async def validate(self, token: str) -> Identity:
-        key = token_hash(token)
+    async def validate(self, token: str, cluster: str = "default") -> Identity:
+        kube = self.ctx.app.kube_for(cluster)  # 404 for an unknown cluster, before any call
+        key = token_hash(token) if cluster == "default" else f"{cluster}:{token_hash(token)}"
         if self.rejected.get(key):
             raise ApiError(401, "the cluster rejected this token")
         try:
-            return await self.identities.get_or_load(key, lambda: self._review(token))
+            return await self.identities.get_or_load(key, lambda: self._review(kube, token,
+                                                                                 cluster))
         except KubeError as exc:
             if exc.status in (401, 403):
                 self.rejected.put(key, "1")
                 raise ApiError(401, "the cluster rejected this token") from None
             raise ApiError(502, f"identity review failed: {exc.message}") from None
 
-    async def _review(self, token: str) -> Identity:
+    async def _review(self, kube: Any, token: str, cluster: str) -> Identity:
         try:
-            info = await self.ctx.app.kube.self_subject_review(token)
+            info = await kube.self_subject_review(token)
         except KubeError as exc:
             self.reviews.labels("identity", str(exc.status)).inc()
             raise
@@ -80,7 +83,7 @@ class CoreAuthPlugin(Plugin):
         if not info.get("username"):
             raise KubeError(401, "the cluster does not know this token")
         return Identity(username=info["username"], groups=tuple(info.get("groups") or ()),
-                        uid=info.get("uid", ""), token=token)
+                        uid=info.get("uid", ""), token=token, cluster=cluster)
 
     # -- authorization ------------------------------------------------------------------------
     @hookimpl(trylast=True)
@@ -93,12 +96,13 @@ class CoreAuthPlugin(Plugin):
         if set(identity.groups) & set(self.auth.admin_groups):
             return True
         review = self.auth.admin_review
-        if review is None or not identity.token or not self.ctx.app.has_kube:
+        if review is None or not identity.token or (
+                identity.cluster == "default" and not self.ctx.app.has_kube):
             return False
         token = identity.token
 
         async def ask() -> bool:
-            allowed = await self.ctx.app.kube.access_review(
+            allowed = await self.ctx.app.kube_for(identity.cluster).access_review(
                 token, verb=review.verb, group=review.group, resource=review.resource,
                 name=review.name, namespace=review.namespace)
             self.reviews.labels("admin", str(allowed).lower()).inc()

@@ -25,7 +25,7 @@ class KubeProxyHandler(ProxyHandler):
 
     async def upstream(self) -> Upstream:
         path = kube_path(self.request.path)
-        kube = self.odh.kube  # 503 JSON when no API server is configured
+        kube = self.kube  # the addressed cluster; 503 JSON when none is configured
         token = self.token
         query = self.request.query
         headers = self.forward_headers()

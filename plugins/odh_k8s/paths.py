@@ -1,6 +1,8 @@
 """Which API-server paths the pass-through forwards, and the request's flavour (stream or not)."""
 from __future__ import annotations
 
+import re
+
 from typing import Mapping
 from urllib.parse import unquote
 
@@ -13,9 +15,17 @@ _ROOTS = {"api", "apis", "openapi"}
 _TRUE = {"1", "t", "true"}  # Go's strconv.ParseBool, case-insensitive (kubernetes_asyncio: True)
 
 
+# /api/clusters/<name>/k8s/<path> addresses a named cluster (kubernetes.clusters).
+_CLUSTER_PREFIX = re.compile(r"^/api/clusters/[^/]+/k8s/")
+
+
 def kube_path(request_path: str) -> str:
     """The raw (still percent-encoded) path after the prefix, checked; no leading slash."""
-    raw = request_path[len(PREFIX):] if request_path.startswith(PREFIX) else ""
+    m = _CLUSTER_PREFIX.match(request_path)
+    if m:
+        raw = request_path[m.end():]
+    else:
+        raw = request_path[len(PREFIX):] if request_path.startswith(PREFIX) else ""
     segments = unquote(raw).split("/")
     # Encoded dots and slashes are decoded before the check: `%2e%2e` is `..` too.
     if any(s in ("..", ".") for s in segments) or "\\" in unquote(raw):

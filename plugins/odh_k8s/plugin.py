@@ -15,4 +15,8 @@ class K8sPlugin(Plugin):
         return [Route(r"/api/k8s/(.*)", KubeProxyHandler, name="k8s-proxy",
                       description="Kubernetes API pass-through as the caller (their token): "
                       "bodies stream both ways untouched, upstream status and Status bodies "
-                      "come back as they were.")]
+                      "come back as they were."),
+                Route(r"/api/clusters/(?P<cluster>[^/]+)/k8s/(?P<path>.*)", KubeProxyHandler,
+                      name="k8s-proxy-cluster",
+                      description="The same pass-through to a named cluster "
+                      "(kubernetes.clusters); identity is checked by that cluster.")]

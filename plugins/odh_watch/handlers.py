@@ -33,7 +33,7 @@ class _StreamHandler(BaseWebSocketHandler):
 
     @property
     def hub(self) -> Any:
-        return self.plugin.hub  # type: ignore[union-attr]
+        return self.plugin.hub_for(self.cluster)  # type: ignore[union-attr]
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -109,7 +109,8 @@ class WatchHandler(_StreamHandler):
             raise ApiError(403, f"forbidden: you may not watch {self.target.describe()}")
 
     async def parse_target(self) -> Target:
-        return parse_api_path(self.path_args[0], self.get_query_argument("labelSelector", None),
+        path = self.path_kwargs.get("path") or self.path_args[0]
+        return parse_api_path(path, self.get_query_argument("labelSelector", None),
                               self.get_query_argument("fieldSelector", None))
 
     async def serve(self) -> None:

@@ -19,7 +19,8 @@ class WatchPlugin(Plugin):
     def __init__(self, ctx: Any):
         super().__init__(ctx)
         self.metrics = WatchMetrics.create(ctx.metrics)
-        self.hub: WatchHub | None = None
+        self.hub: WatchHub | None = None  # the default cluster's
+        self._hubs: dict[str, WatchHub] = {}  # named clusters', made on first use
 
     @hookimpl
     def register_routes(self) -> list[Route]:
@@ -33,7 +34,21 @@ class WatchPlugin(Plugin):
             Route(r"/wss/k8s(/apis?/.+)", WatchHandler, order=10,
                   description="A Kubernetes watch relayed as WebSocket frames, one watch "
                               "event per frame."),
+            Route(r"/wss/clusters/(?P<cluster>[^/]+)/k8s(?P<path>/apis?/.+)", WatchHandler,
+                  order=10, description="The same watch on a named cluster "
+                                        "(kubernetes.clusters)."),
         ]
+
+    def hub_for(self, cluster: str) -> WatchHub:
+        """The watch state of one cluster: informers never mix clusters."""
+        if cluster == "default":
+            assert self.hub is not None
+            return self.hub
+        hub = self._hubs.get(cluster)
+        if hub is None:
+            kube = self.ctx.app.kube_for(cluster)  # 404 for an unknown cluster
+            hub = self._hubs[cluster] = WatchHub(kube, self.config, self.metrics, self.log)
+        return hub
 
     @hookimpl
     async def startup(self, app: Any) -> None:
@@ -44,3 +59,5 @@ class WatchPlugin(Plugin):
     async def shutdown(self, app: Any) -> None:
         if self.hub is not None:
             self.hub.close()
+        for hub in self._hubs.values():
+            hub.close()

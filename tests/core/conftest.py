@@ -23,7 +23,7 @@ class Gate:
 
 
 class WhoAmI(BaseHandler):
-    def get(self) -> None:
+    def get(self, cluster: str | None = None) -> None:
         self.ok({"user": self.identity.username})
 
 
@@ -82,7 +82,8 @@ class ToyPlugin(Plugin):
     def register_routes(self) -> list[Route]:
         return [Route(r"/api/toy/whoami", WhoAmI), Route(r"/api/toy/slow", SlowHandler),
                 Route(r"/api/toy/public", Public), Route(r"/api/toy/admin", AdminOnly),
-                Route(r"/api/toy/boom", Boom), Route(r"/api/toy/stream", StreamHandler)]
+                Route(r"/api/toy/boom", Boom), Route(r"/api/toy/stream", StreamHandler),
+                Route(r"/api/clusters/(?P<cluster>[^/]+)/toy/whoami", WhoAmI)]
 
     @hookimpl
     def register_health_checks(self) -> list[HealthCheck]:
