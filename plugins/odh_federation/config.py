@@ -65,10 +65,11 @@ class FederationConfig(PluginConfig):
                                       "anyway).")
     ca_file: str | None = Field(default_factory=_default_ca, description="CA bundle for tls "
                                 "targets; default: the cluster's service CA when mounted.")
-    connect_timeout: float = Field(5.0, gt=0)
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect to a target.")
     read_timeout: float = Field(60.0, gt=0, description="Seconds without a byte from upstream.")
     retries: int = Field(2, ge=0, description="Extra tries for bodiless idempotent requests.")
-    retry_backoff: float = Field(0.05, ge=0)
+    retry_backoff: float = Field(0.05, ge=0, description="First retry delay in seconds; "
+                                 "doubles per try, with jitter.")
     failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open a "
                                    "target's circuit breaker.")
     reset_timeout: float = Field(10.0, gt=0, description="Seconds a breaker stays open before "

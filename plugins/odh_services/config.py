@@ -105,7 +105,7 @@ class PrometheusConfig(_Strict):
                              description="Thanos querier tenancy port (namespace-scoped).")
     cluster_url: str = Field("https://thanos-querier.openshift-monitoring.svc.cluster.local:9091",
                              description="Thanos querier cluster-wide port.")
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(30.0, gt=0, description="Seconds to wait for Prometheus' answer.")
 
 
 def _default_ca() -> str | None:
@@ -120,13 +120,18 @@ class ServicesConfig(PluginConfig):
                                "service (413 beyond, before any upstream call).")
     cache_ttl: float = Field(5.0, ge=0, description="Seconds a resolved gate is reused for the "
                              "same user and object.")
-    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
+    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig,
+                                         description="Thanos querier addresses (user token "
+                                         "forwarded).")
     ca_file: str | None = Field(default_factory=_default_ca, description="CA bundle for https "
                                 "targets; default: the cluster's service CA when mounted.")
-    connect_timeout: float = Field(5.0, gt=0)
-    read_timeout: float = Field(120.0, gt=0)
-    failure_threshold: int = Field(5, ge=1)
-    reset_timeout: float = Field(10.0, gt=0)
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect to a service.")
+    read_timeout: float = Field(120.0, gt=0, description="Seconds without a byte from a "
+                                "service.")
+    failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open a "
+                                   "target's circuit breaker.")
+    reset_timeout: float = Field(10.0, gt=0, description="Seconds a breaker stays open before "
+                                 "a probe.")
 
     @model_validator(mode="after")
     def _services_valid(self) -> "ServicesConfig":
