@@ -67,10 +67,12 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def is_anonymous(handler: tornado.web.RequestHandler, method: str) -> bool:
-    if getattr(type(handler), "__odh_anonymous__", False):
+def is_anonymous(handler: Any, method: str) -> bool:
+    """Whether `method` of a handler (instance or class) runs without identity."""
+    cls = handler if isinstance(handler, type) else type(handler)
+    if getattr(cls, "__odh_anonymous__", False):
         return True
-    fn = getattr(handler, method.lower(), None)
+    fn = getattr(cls, method.lower(), None)
     return bool(getattr(fn, "__odh_anonymous__", False))
 
 

@@ -14,6 +14,8 @@ def _iso(ts: float) -> str:
 
 @allow_anonymous
 class ApiRootHandler(BaseHandler):
+    odh_anonymous_reason = "liveness ping of the ODH-TEC UI; carries no data"
+
     def get(self) -> None:
         self.write_json({"status": "ok"})
 
@@ -22,6 +24,8 @@ class ApiRootHandler(BaseHandler):
 class KernelsHandler(BaseHandler):
     """The culler (no token: it calls from the controller) reads `execution_state` and
     `last_activity`: busy while any transfer runs, so a long upload is never culled."""
+
+    odh_anonymous_reason = "the notebook idle culler calls without a token; activity only"
 
     def get(self) -> None:
         plugin = self.plugin
@@ -34,5 +38,7 @@ class KernelsHandler(BaseHandler):
 
 @allow_anonymous
 class TerminalsHandler(BaseHandler):
+    odh_anonymous_reason = "the notebook idle culler calls without a token; always empty"
+
     def get(self) -> None:
         self.write_json([])
