@@ -11,8 +11,8 @@ Other plugins never import `odh_s3`; they ask the app for the service and use th
     async with access.transfers.slot(): ...     # one of `maxConcurrentTransfers` server-wide
                                                 # slots; a change of the setting applies at once
     access.transfers.busy / .active / .limit
-    writer = access.multipart_writer(bucket, key, expected_size=None,
-                                     content_type=None)   # sync; raises S3NotConfigured
+    writer = access.multipart_writer(bucket, key, expected_size=None, content_type=None,
+                                     max_in_flight=None)  # sync; raises S3NotConfigured
         await writer.write(chunk)               # buffers to part size, bounded parts in flight
         await writer.complete() -> dict         # {"Bucket","Key","ETag","Size","Parts"}
         await writer.abort() -> bool            # no partial object, no open multipart upload
@@ -204,12 +204,19 @@ class S3Access:
 
     def multipart_writer(self, bucket: str, key: str, *, expected_size: int | None = None,
                          content_type: str | None = None,
-                         metadata: dict[str, str] | None = None) -> MultipartWriter:
-        """A `MultipartWriter` on the current client (leased until it completes or aborts)."""
+                         metadata: dict[str, str] | None = None,
+                         max_in_flight: int | None = None) -> MultipartWriter:
+        """A `MultipartWriter` on the current client (leased until it completes or aborts).
+
+        `max_in_flight` lowers the parts uploading at once for this writer (never above the
+        configured `parts_in_flight`): callers running many transfers trade speed for memory.
+        """
         client, release = self._acquire()
+        in_flight = self.parts_in_flight if max_in_flight is None else max(
+            1, min(max_in_flight, self.parts_in_flight))
         return MultipartWriter(client, bucket, key, expected_size=expected_size,
                                content_type=content_type, part_size=self.part_size,
-                               max_in_flight=self.parts_in_flight, metadata=metadata,
+                               max_in_flight=in_flight, metadata=metadata,
                                on_release=release)
 
     # -- running transfers (culler, aborts) ---------------------------------------------------
