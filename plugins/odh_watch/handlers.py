@@ -39,6 +39,7 @@ class _StreamHandler(BaseWebSocketHandler):
         await super().prepare()
         try:
             await self.admit()
+            await self.acquire_stream(self.mode or "watch")  # per-user stream limit, 429
         except ApiError as exc:
             self._odh_reject(exc)
             raise tornado.web.Finish() from None
