@@ -43,6 +43,9 @@ class HfConfig(PluginConfig):
     verify_tls: bool = Field(True, description="Verify the hub's TLS certificate.")
     chunk_size: int = Field(1024 * 1024, ge=16 * 1024, le=16 * 1024 * 1024,
                             description="Largest read from the hub at a time.")
+    parts_in_flight: int = Field(2, ge=1, le=64, description="S3 parts uploading at once per "
+                                 "imported file (capped by plugins.s3.parts_in_flight); memory "
+                                 "per file is about part size x (this + 2).")
     retries: int = Field(5, ge=0, le=50, description="Retries per file after a failed or "
                          "cut download; each resumes with Range from the last byte received.")
     backoff: float = Field(0.5, ge=0, description="First retry delay in seconds; doubles "

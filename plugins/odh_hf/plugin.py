@@ -85,7 +85,8 @@ class HfPlugin(Plugin):
         self.jobs = JobManager(
             self.hub, _LazyAccess(self), self.token_store.get,
             TransferSettings(chunk_size=cfg.chunk_size, retries=cfg.retries,
-                             backoff=cfg.backoff, backoff_max=cfg.backoff_max),
+                             backoff=cfg.backoff, backoff_max=cfg.backoff_max,
+                             parts_in_flight=cfg.parts_in_flight),
             self.stats, keep=cfg.max_jobs_kept)
         self.log.info("Hugging Face hub: %s", endpoint)
 

@@ -89,6 +89,7 @@ class TransferSettings:
     retries: int = 5
     backoff: float = 0.5
     backoff_max: float = 30.0
+    parts_in_flight: int = 2
 
 
 @dataclass
@@ -155,7 +156,8 @@ class Transfer:
         f = self.file
         content_type = mimetypes.guess_type(f.path)[0] or "application/octet-stream"
         writer = self.access.multipart_writer(self.bucket, f.key, expected_size=f.size or None,
-                                              content_type=content_type)
+                                              content_type=content_type,
+                                              max_in_flight=self.settings.parts_in_flight)
         try:
             digest = hashlib.sha256()
             f.loaded = 0  # bytes received, hashed and written: where a retry resumes
