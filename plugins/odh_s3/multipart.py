@@ -31,7 +31,7 @@ MIN_PART_SIZE = 5 * MiB
 MAX_PARTS = 10_000
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, S3's limit
 DEFAULT_PART_SIZE = 8 * MiB
-DEFAULT_IN_FLIGHT = 4
+DEFAULT_IN_FLIGHT = 3
 _GROWTH_EVERY = 1_000
 
 log = logging.getLogger("odh.plugin.s3.multipart")

@@ -17,7 +17,7 @@ from .errors import s3_api_error, s3_errors
 HEAD_CONCURRENCY = 16
 DELETE_BATCH = 1000
 DELETE_CONCURRENCY = 4
-READ_CHUNK = 256 * 1024
+READ_CHUNK = 1024 * 1024
 # Types a browser would execute or render as a document if served inline same-origin.
 _ACTIVE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
                  "application/xml", "application/javascript", "text/javascript")

@@ -40,3 +40,23 @@ async def aio_s3(sandbox_s3: Any) -> AsyncIterator[Any]:
 @pytest.fixture
 def key_prefix() -> str:
     return f"t-{uuid.uuid4().hex[:10]}/"
+
+
+@pytest.fixture
+def seed_objects(sandbox_s3: Any) -> Any:
+    """Put many small objects fast: straight into the thread-mode moto backend of this process.
+
+    Only test setup takes this shortcut (2,500 PUTs over HTTP cost ~20 s of CPU); every route
+    under test still talks to moto over HTTP through aiobotocore.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    assert sandbox_s3.mode == "thread"
+
+    def seed(bucket: str, keys: list[str], body: bytes = b"x") -> None:
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        for key in keys:
+            backend.put_object(bucket, key, body)
+
+    return seed

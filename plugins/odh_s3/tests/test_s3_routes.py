@@ -45,15 +45,9 @@ async def test_buckets_list_create_delete(odh_server: Any, sandbox_s3: Any) -> N
 
 
 async def test_list_pages_1500_objects(odh_server: Any, sandbox_s3: Any, aio_s3: Any,
-                                       key_prefix: str) -> None:
+                                       key_prefix: str, seed_objects: Any) -> None:
     bucket = sandbox_s3.default_bucket
-    sem = asyncio.Semaphore(32)
-
-    async def one(i: int) -> None:
-        async with sem:
-            await put(aio_s3, bucket, f"{key_prefix}obj-{i:05d}")
-
-    await asyncio.gather(*(one(i) for i in range(1500)))
+    seed_objects(bucket, [f"{key_prefix}obj-{i:05d}" for i in range(1500)])
     await put(aio_s3, bucket, f"{key_prefix}sub/inner")
     seen: list[str] = []
     prefixes: list[str] = []
@@ -104,7 +98,7 @@ async def test_list_pages_1500_objects(odh_server: Any, sandbox_s3: Any, aio_s3:
 
 
 async def test_delete_exact_key_and_big_folder(odh_server: Any, sandbox_s3: Any, aio_s3: Any,
-                                               key_prefix: str) -> None:
+                                               key_prefix: str, seed_objects: Any) -> None:
     bucket = sandbox_s3.default_bucket
     await put(aio_s3, bucket, f"{key_prefix}data")
     await put(aio_s3, bucket, f"{key_prefix}data2.csv")
@@ -115,13 +109,7 @@ async def test_delete_exact_key_and_big_folder(odh_server: Any, sandbox_s3: Any,
     assert [o["Key"] for o in left["Contents"]] == [f"{key_prefix}data2.csv"]
 
     folder = f"{key_prefix}folder/"
-    sem = asyncio.Semaphore(32)
-
-    async def one(i: int) -> None:
-        async with sem:
-            await put(aio_s3, bucket, f"{folder}{i // 100}/f-{i}")
-
-    await asyncio.gather(*(one(i) for i in range(2500)))
+    seed_objects(bucket, [f"{folder}{i // 100}/f-{i}" for i in range(2500)])
     await put(aio_s3, bucket, f"{key_prefix}folder-sibling")
     resp = await odh_server.fetch(f"/api/objects/{bucket}/{b64(folder)}", "DELETE", user="alice")
     assert resp.status == 200 and resp.json()["message"] == "Objects deleted successfully"

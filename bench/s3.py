@@ -1,0 +1,175 @@
+"""S3 plugin benchmark (issue 6): streaming upload/download through odh-core vs aiobotocore
+straight to the same moto server, CPU per GiB in the odh-core process, and its peak RSS growth
+while a 1 GiB object streams through.
+
+    .venv/bin/python -m bench.s3
+
+moto runs in its own process (SandboxS3 mode="process") so its memory is not odh-core's;
+odh-core runs as `odh-core serve` in a child process with a config file; this process is the
+client (and hosts the sandbox API server, idle once the token's identity is cached).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import aiohttp
+import yaml
+from aiobotocore.session import AioSession
+
+from odh_core.sandbox.kube import SandboxKube
+from odh_core.sandbox.s3 import SandboxS3
+from odh_s3.connection import S3Connection
+from odh_s3.multipart import MultipartWriter
+
+from .common import PYTHON, ROOT, Child, RssSampler, cpu_seconds, free_port, report, wait_http
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+SIZE = 256 * MiB
+RUNS = 3
+BIG = 1 * GiB
+BOUNDARY = "benchboundary0123456789"
+CHUNK = MiB
+BLOCK = os.urandom(CHUNK)
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+async def upload_odh(http: aiohttp.ClientSession, url: str, auth: dict, bucket: str, key: str,
+                     size: int) -> float:
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield head
+        for _ in range(size // CHUNK):
+            yield BLOCK
+        yield tail
+
+    start = time.perf_counter()
+    async with http.post(f"{url}/api/objects/upload/{bucket}/{b64(key)}", data=body(),
+                         headers={**auth, "Content-Length": str(len(head) + size + len(tail)),
+                                  "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+                         ) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"upload failed: {resp.status} {await resp.text()}")
+    return time.perf_counter() - start
+
+
+async def download_odh(http: aiohttp.ClientSession, url: str, auth: dict, bucket: str,
+                       key: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    got = 0
+    async with http.get(f"{url}/api/objects/download/{bucket}/{b64(key)}", headers=auth) as r:
+        if r.status != 200:
+            raise RuntimeError(f"download failed: {r.status}")
+        async for chunk in r.content.iter_chunked(CHUNK):
+            got += len(chunk)
+    return time.perf_counter() - start, got
+
+
+async def upload_direct(client: Any, bucket: str, key: str, size: int) -> float:
+    start = time.perf_counter()
+    w = MultipartWriter(client, bucket, key, expected_size=size)
+    for _ in range(size // CHUNK):
+        await w.write(BLOCK)
+    await w.complete()
+    return time.perf_counter() - start
+
+
+async def download_direct(client: Any, bucket: str, key: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    got = 0
+    obj = await client.get_object(Bucket=bucket, Key=key)
+    async with obj["Body"] as body:
+        while chunk := await body.read(CHUNK):
+            got += len(chunk)
+    return time.perf_counter() - start, got
+
+
+async def run(url: str, pid: int, s3: SandboxS3, auth: dict) -> None:
+    bucket = s3.default_bucket
+    conn = S3Connection(endpoint=s3.endpoint, access_key_id=s3.access_key,
+                        secret_access_key=s3.secret_key, region=s3.region)
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=300)
+    async with AioSession().create_client("s3", **conn.client_kwargs()) as client, \
+            aiohttp.ClientSession(timeout=timeout) as http:
+        up_odh, up_dir, down_odh, down_dir = [], [], [], []
+        cpu_up, cpu_down = [], []
+        for i in range(RUNS):  # interleaved, so drift hits both alike
+            up_dir.append(SIZE / await upload_direct(client, bucket, f"bench/direct-{i}", SIZE))
+            c0 = cpu_seconds(pid)
+            up_odh.append(SIZE / await upload_odh(http, url, auth, bucket, f"bench/odh-{i}",
+                                                  SIZE))
+            cpu_up.append((cpu_seconds(pid) - c0) / (SIZE / GiB))
+            t, n = await download_direct(client, bucket, f"bench/direct-{i}")
+            assert n == SIZE
+            down_dir.append(SIZE / t)
+            c0 = cpu_seconds(pid)
+            t, n = await download_odh(http, url, auth, bucket, f"bench/odh-{i}")
+            assert n == SIZE
+            down_odh.append(SIZE / t)
+            cpu_down.append((cpu_seconds(pid) - c0) / (SIZE / GiB))
+            for k in (f"bench/direct-{i}", f"bench/odh-{i}"):
+                await client.delete_object(Bucket=bucket, Key=k)
+        med = statistics.median
+        report("s3_upload_direct_mib_s", med(up_dir) / MiB, "MiB/s")
+        report("s3_upload_odh_mib_s", med(up_odh) / MiB, "MiB/s")
+        report("s3_upload_ratio", med(up_odh) / med(up_dir), "x", ">= 0.85")
+        report("s3_download_direct_mib_s", med(down_dir) / MiB, "MiB/s")
+        report("s3_download_odh_mib_s", med(down_odh) / MiB, "MiB/s")
+        report("s3_download_ratio", med(down_odh) / med(down_dir), "x", ">= 0.85")
+        report("s3_upload_cpu_s_per_gib", med(cpu_up), "s/GiB")
+        report("s3_download_cpu_s_per_gib", med(cpu_down), "s/GiB")
+
+        with RssSampler(pid) as rss:
+            await upload_odh(http, url, auth, bucket, "bench/big", BIG)
+        report("s3_upload_1gib_peak_rss_growth_mib", rss.growth / MiB, "MiB", "< 64")
+        with RssSampler(pid) as rss:
+            _, n = await download_odh(http, url, auth, bucket, "bench/big")
+            assert n == BIG
+        report("s3_download_1gib_peak_rss_growth_mib", rss.growth / MiB, "MiB", "< 64")
+        await client.delete_object(Bucket=bucket, Key="bench/big")
+
+
+def main() -> None:
+    kube = SandboxKube().start()
+    s3 = SandboxS3(mode="process").start()
+    tmp = Path(tempfile.mkdtemp(prefix="odh-bench-s3-"))
+    try:
+        port = free_port()
+        cfg = {"kubernetes": {"host": kube.https_url, "ca_file": kube.ca_file,
+                              "token": kube.token("odh-core")},
+               "sandbox": {"mode": "off"}, "plugin_autoload": False,
+               "logging": {"access_log": False},
+               "plugins": {"s3": {"enabled": True, "endpoint": s3.endpoint,
+                                  "access_key_id": s3.access_key,
+                                  "secret_access_key": s3.secret_key, "region": s3.region,
+                                  "default_bucket": s3.default_bucket,
+                                  "settings_store": "file", "state_dir": str(tmp),
+                                  "max_concurrent_transfers": 4}}}
+        (tmp / "odh.yaml").write_text(yaml.safe_dump(cfg))
+        auth = {"Authorization": f"Bearer {kube.token('alice')}"}
+        with Child([PYTHON, "-m", "odh_core", "serve", "--config", str(tmp / "odh.yaml"),
+                    "--port", str(port), "--host", "127.0.0.1"], cwd=str(ROOT),
+                   log=tmp / "odh.log") as child:
+            url = f"http://127.0.0.1:{port}"
+            wait_http(f"{url}/api/buckets", headers=auth)
+            asyncio.run(run(url, child.pid, s3, auth))
+    finally:
+        s3.stop()
+        kube.stop()
+
+
+if __name__ == "__main__":
+    main()
