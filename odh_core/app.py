@@ -264,10 +264,12 @@ class App:
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
-        # General outbound HTTP honours HTTP(S)_PROXY/NO_PROXY; the API server never goes
-        # through a corporate proxy, so it gets its own session.
+        # trust_env=False: with it aiohttp looks up proxy env vars in a worker thread on every
+        # request (a thread hop per proxied call), and in-cluster services must not go through
+        # a corporate proxy anyway. Plugins that reach the outside (S3, the HF hub) pass their
+        # configured proxy per request. The API server gets a session of its own.
         self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0), trust_env=True,
+            connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0), trust_env=False,
             auto_decompress=False)
         self._kube_session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60),

@@ -29,6 +29,7 @@ HOP_BY_HOP = frozenset({
 })
 _EOF = object()
 BODY_QUEUE_CHUNKS = 4  # x Tornado's 64 KiB chunks: what one request may hold in flight
+SMALL_BODY = 64 * 1024  # responses up to this size are relayed in one write
 
 
 @dataclass
@@ -165,6 +166,16 @@ class ProxyHandler(BaseHandler):
                 self.add_header(name, value)
         if self.request.method == "HEAD" or resp.status in (204, 304):
             self.finish()
+            return
+        length = resp.content_length
+        if length is not None and length <= SMALL_BODY:
+            # Small answers (most API calls): one write with the headers, one syscall.
+            try:
+                body = await resp.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                raise self.upstream_error(exc) from None
+            if not self._proxy_closed:
+                self.finish(body)
             return
         try:
             if "Content-Length" not in resp.headers:
