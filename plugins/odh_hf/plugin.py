@@ -63,7 +63,10 @@ class HfPlugin(Plugin):
                             "available: enable the s3 plugin (plugins.s3.enabled: true)")
         return access
 
-    @hookimpl
+    # The core runs startup in hook-list order and shutdown in reverse; `tryfirst` puts this
+    # plugin at the list's end: it starts after the s3 plugin published `s3.access` and shuts
+    # down before it, so cancelled imports can still abort their multipart uploads.
+    @hookimpl(tryfirst=True)
     async def startup(self, app: Any) -> None:
         cfg: HfConfig = self.config
         if app.service("s3.access") is None and app.plugin("s3") is None:
@@ -102,7 +105,7 @@ class HfPlugin(Plugin):
         return TokenStore(default=default, path=state / "hf-settings.json",
                           ttl=cfg.settings_ttl)
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     async def shutdown(self, app: Any) -> None:
         jobs = getattr(self, "jobs", None)
         if jobs is not None:
