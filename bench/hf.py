@@ -10,7 +10,8 @@ concurrency 2 (maxConcurrentTransfers 2).
 Figures (medians of --runs):
 - hf_import_mib_s: odh-core import throughput (POST /api/hf/imports until the job ends)
 - hf_baseline_mib_s: a plain streamed copy hub -> moto without odh-core (aiohttp GET following
-  the CDN redirect, aiobotocore multipart upload, 8 MiB parts, same concurrency, no hashing)
+  the CDN redirect, aiobotocore multipart upload, 8 MiB parts, 2 parts in flight, two files at
+  once: the same shape as the import, minus hashing, verification, retries and progress)
 - hf_import_throughput_ratio: import / baseline
 - hf_import_rss_growth_mib: peak RSS of the odh-core process during the imports minus its RSS
   before the first one
@@ -33,6 +34,7 @@ from bench.common import PYTHON, ROOT, Child, RssSampler, free_port, report, wai
 MiB = 1024 * 1024
 REPO = "bench-org/big-model"
 PART = 8 * MiB
+IN_FLIGHT = 2  # the hf plugin's default parts_in_flight
 
 
 # -- the hub in its own process ----------------------------------------------------------------
@@ -60,26 +62,43 @@ async def baseline_copy(hub_url: str, s3: Any, bucket: str, prefix: str,
     import aiohttp
     from aiobotocore.session import AioSession
 
+    from botocore.config import Config
+
+    # A long read timeout: moto assembles a 1 GiB upload slowly, and a retried
+    # CompleteMultipartUpload would fail (the upload is already gone).
+    cfg = Config(read_timeout=600, s3={"addressing_style": "path"})
     async with aiohttp.ClientSession(auto_decompress=False) as http, \
-            AioSession().create_client("s3", **s3.client_kwargs()) as client:
+            AioSession().create_client("s3", config=cfg, **s3.client_kwargs()) as client:
 
         async def one(path: str) -> None:
             key = f"{prefix}{path}"
             up = await client.create_multipart_upload(Bucket=bucket, Key=key)
-            parts, number, buf = [], 1, bytearray()
+            parts: list[dict[str, Any]] = []
+            slots = asyncio.Semaphore(IN_FLIGHT)  # same parts in flight as the import
+            tasks = []
+
+            async def put(number: int, body: bytes) -> None:
+                try:
+                    r = await client.upload_part(Bucket=bucket, Key=key, PartNumber=number,
+                                                 UploadId=up["UploadId"], Body=body)
+                    parts.append({"PartNumber": number, "ETag": r["ETag"]})
+                finally:
+                    slots.release()
+
+            number, buf = 1, bytearray()
             async with http.get(f"{hub_url}/{REPO}/resolve/main/{path}") as resp:
                 resp.raise_for_status()
                 async for chunk in resp.content.iter_chunked(MiB):
                     buf += chunk
                     if len(buf) >= PART:
-                        r = await client.upload_part(Bucket=bucket, Key=key, PartNumber=number,
-                                                     UploadId=up["UploadId"], Body=bytes(buf))
-                        parts.append({"PartNumber": number, "ETag": r["ETag"]})
+                        await slots.acquire()
+                        tasks.append(asyncio.create_task(put(number, bytes(buf))))
                         number, buf = number + 1, bytearray()
             if buf:
-                r = await client.upload_part(Bucket=bucket, Key=key, PartNumber=number,
-                                             UploadId=up["UploadId"], Body=bytes(buf))
-                parts.append({"PartNumber": number, "ETag": r["ETag"]})
+                await slots.acquire()
+                tasks.append(asyncio.create_task(put(number, bytes(buf))))
+            await asyncio.gather(*tasks)
+            parts.sort(key=lambda p: p["PartNumber"])
             await client.complete_multipart_upload(Bucket=bucket, Key=key,
                                                    UploadId=up["UploadId"],
                                                    MultipartUpload={"Parts": parts})
