@@ -76,7 +76,8 @@ class Route:
 
     `order` sorts routes before Tornado sees them: catch-all patterns (an SPA fallback) use a
     high number so specific routes win. `description` and the handler methods' docstrings feed
-    the OpenAPI document.
+    the OpenAPI document (`/api/openapi.json`); the optional fields below make it more precise.
+    A handler method may also carry an `openapi` dict (merged into its operation object).
     """
 
     pattern: str
@@ -85,6 +86,17 @@ class Route:
     name: str | None = None
     description: str = ""
     order: int = 0
+    # OpenAPI declarations (all optional; see odh_core.openapi for what is derived without them).
+    # Names of the pattern's unnamed groups, in order (named groups name themselves).
+    params: tuple[str, ...] = ()
+    # Request body JSON schema, for every method that takes one or as {"post": schema, ...}.
+    request_body: dict[str, Any] | None = None
+    # Response schemas by status ({200: schema}) or by method ({"get": {200: schema}}).
+    responses: dict[Any, Any] = field(default_factory=dict)
+    # True: a 2xx answer is the `{success:true, data, timestamp}` envelope (BaseHandler.ok).
+    envelope: bool = False
+    # OpenAPI tag (defaults to the plugin's name).
+    tag: str | None = None
 
 
 @dataclass

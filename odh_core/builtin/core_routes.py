@@ -11,6 +11,7 @@ from ..errors import ApiError
 from ..hookspecs import hookimpl
 from ..plugin import HealthCheck, Plugin, Route
 from ..web import BaseHandler, allow_anonymous, requires
+from .openapi_routes import OpenApiHandler, OpenApiPageHandler, OpenApiScriptHandler
 
 
 @allow_anonymous
@@ -124,9 +125,18 @@ class CorePlugin(Plugin):
             Route(r"/healthz", LiveHandler, description="Liveness probe."),
             Route(r"/readyz", ReadyHandler, description="Readiness: every plugin's checks."),
             Route(r"/metrics", MetricsHandler, description="Prometheus metrics."),
-            Route(r"/api/plugins", PluginsHandler, description="Installed plugins (admin)."),
-            Route(r"/api/clusters", ClustersHandler,
-                  description="Clusters the caller can reach (multi-cluster)."),
+            Route(r"/api/plugins", PluginsHandler, envelope=True,
+                  description="Installed plugins (admin)."),
+            Route(r"/api/clusters", ClustersHandler, envelope=True,
+                  description="Clusters the caller can reach (multi-cluster); ?all=true lists "
+                              "unreachable ones too."),
+            Route(r"/api/openapi\.json", OpenApiHandler, responses={200: {
+                "type": "object", "required": ["openapi", "paths"]}},
+                  description="This server's OpenAPI 3.1 document."),
+            Route(r"/api/openapi", OpenApiPageHandler,
+                  description="A page rendering the OpenAPI document for people."),
+            Route(r"/api/openapi\.js", OpenApiScriptHandler,
+                  description="The API page's script."),
         ]
 
     @hookimpl
