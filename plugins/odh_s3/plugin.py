@@ -77,18 +77,26 @@ class S3Plugin(Plugin):
                   description="Abort this user's upload(s)."),
             Route(rf"{objects}/(?!(?:{_RESERVED})(?:/|$)){BUCKET}(?:/{REST})?/?",
                   ObjectsHandler, description="List (GET) or delete (DELETE) objects."),
-            Route(r"/api/settings/s3", S3SettingsHandler),
-            Route(r"/api/settings/test-s3", TestS3Handler),
-            Route(r"/api/settings/max-concurrent-transfers", TransfersHandler),
-            Route(r"/api/settings/proxy", ProxySettingsHandler),
-            Route(r"/api/settings/test-proxy", TestProxyHandler),
-            Route(r"/api/disclaimer", DisclaimerHandler),
+            Route(r"/api/settings/s3", S3SettingsHandler,
+                  description="ODH-TEC: S3 connection `{settings}`, secret masked (PUT admin)."),
+            Route(r"/api/settings/test-s3", TestS3Handler,
+                  description="ODH-TEC: test S3 settings (admin)."),
+            Route(r"/api/settings/max-concurrent-transfers", TransfersHandler,
+                  description="ODH-TEC: `{maxConcurrentTransfers}` (PUT admin)."),
+            Route(r"/api/settings/proxy", ProxySettingsHandler,
+                  description="ODH-TEC: `{settings: {httpProxy, httpsProxy}}` (PUT admin)."),
+            Route(r"/api/settings/test-proxy", TestProxyHandler,
+                  description="ODH-TEC: test the proxy against the S3 endpoint (admin)."),
+            Route(r"/api/disclaimer", DisclaimerHandler,
+                  description="ODH-TEC: the disclaimer answer `{disclaimer: {status}}`."),
         ]
         nb_prefix = os.environ.get("NB_PREFIX", "").rstrip("/")
         if nb_prefix and nb_prefix.startswith("/"):
             # The notebook controller's culler polls <NB_PREFIX>/api/kernels.
-            routes += [Route(rf"{nb_prefix}/api/kernels", KernelsHandler),
-                       Route(rf"{nb_prefix}/api/terminals", TerminalsHandler)]
+            routes += [Route(rf"{nb_prefix}/api/kernels", KernelsHandler,
+                             description="Idle-culler contract (under NB_PREFIX)."),
+                       Route(rf"{nb_prefix}/api/terminals", TerminalsHandler,
+                             description="Idle-culler contract (under NB_PREFIX).")]
         if self.config.static_dir:
             routes.append(Route(r"/(.*)", StaticHandler, {"root": self.config.static_dir},
                                 description="The ODH-TEC UI with SPA fallback.", order=10_000))
