@@ -52,7 +52,7 @@ class FederationPlugin(Plugin):
     @hookimpl
     def register_routes(self) -> list[Route]:
         routes = [
-            Route(r"/_mf/([^/]+)(/.*)?", AssetHandler,
+            Route(r"/_mf/([^/]+)(/.*)?", AssetHandler, params=("module", "path"),
                   description="A federated module's assets from its asset server."),
             Route(r"/api/federation/modules", ModulesHandler,
                   description="Federated modules {name, remoteEntry} and their health."),

@@ -12,7 +12,7 @@ class K8sPlugin(Plugin):
 
     @hookimpl
     def register_routes(self) -> list[Route]:
-        return [Route(r"/api/k8s/(.*)", KubeProxyHandler, name="k8s-proxy",
+        return [Route(r"/api/k8s/(.*)", KubeProxyHandler, name="k8s-proxy", params=("path",),
                       description="Kubernetes API pass-through as the caller (their token): "
                       "bodies stream both ways untouched, upstream status and Status bodies "
                       "come back as they were."),

@@ -59,6 +59,7 @@ class ServicesPlugin(Plugin):
             shape = "".join(f"/:{p}" for p in spec.path_params)
             routes.append(Route(rf"/api/service/{re.escape(key)}{params}(/.*)?",
                                 GatedProxyHandler, kwargs={"service": key},
+                                params=(*spec.path_params, "path"),
                                 description=f"Proxy to the {key} service{shape}/* as the user."))
         for path, port, api in PROMETHEUS_ROUTES:
             routes.append(Route(rf"/api/prometheus/{path}", PrometheusHandler,

@@ -31,7 +31,7 @@ class WatchPlugin(Plugin):
             Route(r"/wss/k8s/logs", LogsHandler,
                   description="Pod logs: ?namespace=&pod=&container=&follow=&tailLines= "
                               "(one line per frame)."),
-            Route(r"/wss/k8s(/apis?/.+)", WatchHandler, order=10,
+            Route(r"/wss/k8s(/apis?/.+)", WatchHandler, order=10, params=("path",),
                   description="A Kubernetes watch relayed as WebSocket frames, one watch "
                               "event per frame."),
             Route(r"/wss/clusters/(?P<cluster>[^/]+)/k8s(?P<path>/apis?/.+)", WatchHandler,
