@@ -98,6 +98,9 @@ async def download_direct(client: Any, bucket: str, key: str) -> tuple[float, in
 
 
 async def run(url: str, pid: int, s3: SandboxS3, auth: dict) -> None:
+    from .common import rss_bytes
+
+    idle_rss = rss_bytes(pid)  # before any transfer: growth from here includes warm-up
     bucket = s3.default_bucket
     conn = S3Connection(endpoint=s3.endpoint, access_key_id=s3.access_key,
                         secret_access_key=s3.secret_key, region=s3.region)
@@ -135,10 +138,12 @@ async def run(url: str, pid: int, s3: SandboxS3, auth: dict) -> None:
         with RssSampler(pid) as rss:
             await upload_odh(http, url, auth, bucket, "bench/big", BIG)
         report("s3_upload_1gib_peak_rss_growth_mib", rss.growth / MiB, "MiB", "< 64")
+        report("s3_upload_1gib_peak_rss_over_idle_mib", (rss.peak - idle_rss) / MiB, "MiB")
         with RssSampler(pid) as rss:
             _, n = await download_odh(http, url, auth, bucket, "bench/big")
             assert n == BIG
         report("s3_download_1gib_peak_rss_growth_mib", rss.growth / MiB, "MiB", "< 64")
+        report("s3_download_1gib_peak_rss_over_idle_mib", (rss.peak - idle_rss) / MiB, "MiB")
         await client.delete_object(Bucket=bucket, Key="bench/big")
 
 

@@ -18,6 +18,7 @@ HEAD_CONCURRENCY = 16
 DELETE_BATCH = 1000
 DELETE_CONCURRENCY = 4
 READ_CHUNK = 1024 * 1024
+FLUSH_AT = 1024 * 1024  # bytes written before awaiting the socket (bounds memory)
 # Types a browser would execute or render as a document if served inline same-origin.
 _ACTIVE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
                  "application/xml", "application/javascript", "text/javascript")
@@ -211,12 +212,17 @@ class _ObjectReader(S3Handler):
         super().on_connection_close()
 
     async def _stream(self, body: Any) -> None:
+        pending = 0
         async with body as stream:
             while not self._client_gone:
-                chunk = await stream.read(READ_CHUNK)
+                chunk = await stream.read(READ_CHUNK)  # what has arrived, up to READ_CHUNK
                 if not chunk:
                     break
                 self.write(chunk)
+                pending += len(chunk)
+                if pending < FLUSH_AT:
+                    continue
+                pending = 0
                 try:
                     await self.flush()  # waits for the socket: a slow client slows S3 reads
                 except StreamClosedError:

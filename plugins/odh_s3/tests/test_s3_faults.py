@@ -9,16 +9,15 @@ from typing import Any, AsyncIterator, Iterator
 import aiohttp
 import pytest
 
-from odh_core.sandbox.s3 import SandboxS3
 
 MiB = 1024 * 1024
 BOUNDARY = "faultboundary1234"
 
 
 @pytest.fixture
-def own_s3() -> Iterator[SandboxS3]:
+def own_s3(sandbox_s3: Any) -> Iterator[Any]:
     """An S3 of this test's own, to stop and start (thread mode: objects survive restart)."""
-    s3 = SandboxS3().start()
+    s3 = type(sandbox_s3)().start()
     try:
         yield s3
     finally:
@@ -26,11 +25,11 @@ def own_s3() -> Iterator[SandboxS3]:
 
 
 @pytest.fixture
-def s3_plugin_config(s3_plugin_config: dict[str, Any], own_s3: SandboxS3) -> dict[str, Any]:
+def s3_plugin_config(s3_plugin_config: dict[str, Any], own_s3: Any) -> dict[str, Any]:
     return {**s3_plugin_config, "endpoint": own_s3.endpoint}
 
 
-async def test_s3_unreachable_mid_upload(odh_server: Any, own_s3: SandboxS3,
+async def test_s3_unreachable_mid_upload(odh_server: Any, own_s3: Any,
                                          key_prefix: str) -> None:
     bucket, key = own_s3.default_bucket, f"{key_prefix}fault.bin"
     enc = base64.b64encode(key.encode()).decode()
