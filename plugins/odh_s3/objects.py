@@ -212,21 +212,35 @@ class _ObjectReader(S3Handler):
         super().on_connection_close()
 
     async def _stream(self, body: Any) -> None:
+        # Double buffering: the next chunk is read from S3 while the previous one drains to
+        # the client; at most one flush is outstanding, so at most ~2 x FLUSH_AT is buffered.
         pending = 0
-        async with body as stream:
-            while not self._client_gone:
-                chunk = await stream.read(READ_CHUNK)  # what has arrived, up to READ_CHUNK
-                if not chunk:
-                    break
-                self.write(chunk)
-                pending += len(chunk)
-                if pending < FLUSH_AT:
-                    continue
-                pending = 0
+        flushing: Any = None
+        try:
+            async with body as stream:
+                while not self._client_gone:
+                    chunk = await stream.read(READ_CHUNK)  # what has arrived, up to READ_CHUNK
+                    if not chunk:
+                        break
+                    self.write(chunk)
+                    pending += len(chunk)
+                    if pending < FLUSH_AT:
+                        continue
+                    pending = 0
+                    if flushing is not None:
+                        await flushing  # a slow client slows the S3 reads
+                    flushing = self.flush()
+            if flushing is not None:
+                fut, flushing = flushing, None
+                await fut
+        except StreamClosedError:
+            return
+        finally:
+            if flushing is not None:  # the read failed or we left: collect the flush outcome
                 try:
-                    await self.flush()  # waits for the socket: a slow client slows S3 reads
+                    await flushing
                 except StreamClosedError:
-                    return
+                    pass
         if not self._client_gone:
             self.finish()
 
