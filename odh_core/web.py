@@ -140,14 +140,18 @@ class _OdhMixin:
         if action == "admin":
             self.odh_admin_route = True  # the audit trail records admin reads too
 
-    async def acquire_stream(self, kind: str) -> None:
+    async def acquire_stream(self, kind: str, *, detached: bool = False) -> Callable[[], None]:
         """Count a long-lived stream (upload, download, watch, import) against the caller's
-        concurrent-stream limit (429 when over); released when the request or socket ends."""
+        concurrent-stream limit (429 when over). It is released when the request or socket
+        ends; with `detached=True` (work that outlives the request, like an import job) the
+        caller calls the returned release function itself."""
         limits = self.odh.limits
         exempt = bool(limits.cfg.concurrent_streams and limits.cfg.exempt_admins
                       and await self.is_admin())
         release = limits.acquire_stream(self.identity.username, kind, exempt)
-        self._odh_releases = [*getattr(self, "_odh_releases", []), release]
+        if not detached:
+            self._odh_releases = [*getattr(self, "_odh_releases", []), release]
+        return release
 
     def _odh_release_streams(self) -> None:
         for release in getattr(self, "_odh_releases", []):

@@ -17,6 +17,17 @@ class _HfHandler(BaseHandler):
     def hf(self) -> Any:
         return self.plugin
 
+    async def _start(self, req: Any, via: str) -> Job:
+        """Start an import counted against the caller's open-stream limit until it ends."""
+        release = await self.acquire_stream("import", detached=True)
+        try:
+            job = await self.hf.jobs.start(req, self.identity.username, via=via)
+        except BaseException:
+            release()
+            raise
+        job.task.add_done_callback(lambda _task: release())
+        return job
+
     async def _job(self, job_id: str) -> Job:
         return self.hf.jobs.get(job_id, self.identity, await self.is_admin())
 
@@ -30,7 +41,7 @@ class ImportsHandler(_HfHandler):
     async def post(self) -> None:
         """Start an import: `{repo, revision?, bucket?, prefix?, include?, exclude?}`."""
         req = ImportRequest.from_json(self.json_body(), self.hf.access.default_bucket)
-        job = await self.hf.jobs.start(req, self.identity.username, via="api")
+        job = await self._start(req, "api")
         self.ok(job.public(), status=201)
 
 
@@ -70,7 +81,7 @@ class CompatImportHandler(_HfHandler):
         prefix, model = validate.split_b64_pair(rest)
         req = ImportRequest(repo=validate.repo_id(model), revision="main",
                             bucket=validate.bucket(bucket), prefix=validate.prefix(prefix))
-        await self.hf.jobs.start(req, self.identity.username, via="compat")
+        await self._start(req, "compat")
         self.write_json({"message": "Model import started"})
 
 

@@ -280,6 +280,7 @@ class DownloadHandler(_ObjectReader):
         if self.request.headers.get("If-None-Match"):
             args["IfNoneMatch"] = self.request.headers["If-None-Match"]
         access = self.access
+        await self.acquire_stream("download")  # per-user open-stream limit (429)
         async with access.transfers.slot():
             transfer = access.transfer_started("download", key, self.identity.username)
             try:

@@ -89,6 +89,7 @@ class UploadHandler(S3Handler):
         if self.length is not None and self.length > cfg.max_upload_size:
             raise ApiError(413, f"uploads are limited to {cfg.max_upload_size} bytes")
         access = self.access  # 503 when S3 is not configured
+        await self.acquire_stream("upload")  # per-user open-stream limit (429)
         try:
             self.parser = StreamingFormDataParser(headers=self.request.headers)
         except (ParseFailedException, ValueError) as exc:
