@@ -43,6 +43,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     cr = csub.add_parser("reference", help="print the documented config file (every key)")
     cr.set_defaults(func=cmd_config_reference)
 
+    p = sub.add_parser("docs", help="write (or --check) the generated docs/ guides")
+    from .docs import add_arguments as docs_arguments, run as docs_run
+
+    docs_arguments(p)
+    p.set_defaults(func=docs_run)
+
     p = sub.add_parser("sandbox", help="run the sandbox Kubernetes API server standalone")
     try:
         from .sandbox.kube import cli as sandbox_cli
@@ -150,7 +156,8 @@ def add_plugin_commands(sub: Any, argv: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, sub = build_parser()
-    if argv and argv[0] not in {"serve", "plugins", "config", "sandbox", "-h", "--help"}:
+    if argv and argv[0] not in {"serve", "plugins", "config", "docs", "sandbox", "-h",
+                                "--help"}:
         add_plugin_commands(sub, argv)
     args = parser.parse_args(argv)
     try:
