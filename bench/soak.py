@@ -200,6 +200,7 @@ async def soak(seconds: float, kube: Any, s3: Any, hub: Any, hub_url: str, base:
     print("\nRSS of the odh-core process (MiB), samples:")
     step = max(1, len(rss) // 12)
     print("  " + "  ".join(f"{t:.0f}s:{r / MiB:.1f}" for t, r in rss[::step]))
+    faults.count["hub_drops_happened"] = len(hub.drops)
     print(f"faults injected: {faults.count}")
     print(f"requests by kind: {dict(tally.by_kind)}")
     if tally.samples:
