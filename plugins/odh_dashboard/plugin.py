@@ -1,6 +1,7 @@
 """The `dashboard` plugin: the Open Data Hub dashboard's own routes (COMPAT.md §1, §3)."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import Field
@@ -31,6 +32,25 @@ class DashboardConfig(PluginConfig):
         5.0, gt=0, description="Seconds a request waits for a watch cache's first list "
         "before reading the object directly.")
     watch_timeout: int = Field(300, ge=10, description="timeoutSeconds of each cache watch.")
+    # -- the frontend shell and the boot routes (shell.py, boot.py) --
+    static_dir: str | None = Field(
+        default_factory=lambda: os.environ.get("ODH_DASHBOARD_STATIC_DIR") or None,
+        description="Directory of a built dashboard frontend (holding index.html) served at "
+        "`/`; unset: `/` answers a page saying no build is configured.")
+    segment_key_enabled: bool = Field(
+        True, description="false: /api/segment-key answers an empty key whatever the cluster "
+        "holds.")
+    segment_key_secret: str = Field(
+        "odh-segment-key", description="Secret (dashboard namespace) whose data.segmentKey "
+        "/api/segment-key answers.")
+    segment_key_configmap: str = Field(
+        "odh-segment-key-config", description="ConfigMap (dashboard namespace) whose "
+        "data.segmentKeyEnabled \"false\" turns the segment key off.")
+    enabled_apps_configmap: str = Field(
+        default_factory=lambda: os.environ.get("ENABLED_APPS_CM")
+        or "odh-enabled-applications-config",
+        description="ConfigMap (dashboard namespace) of applications shown on the Enabled "
+        "page (name -> \"true\"); default: env ENABLED_APPS_CM.")
 
 
 class DashboardPlugin(Plugin):
@@ -47,11 +67,13 @@ class DashboardPlugin(Plugin):
 
     @hookimpl
     def register_routes(self) -> list[Route]:
+        from .boot import boot_routes
         from .cluster_settings import ClusterSettingsHandler
         from .config_routes import ConfigHandler
         from .dev import DevImpersonateHandler
         from .namespaces import NamespaceContextHandler, NamespaceHandler, NamespacesHandler
         from .rolebindings import RoleBindingHandler, RoleBindingsHandler
+        from .shell import shell_routes
         from .status import StatusHandler, StatusUserHandler
 
         routes = [
@@ -69,6 +91,7 @@ class DashboardPlugin(Plugin):
                   description="Create a RoleBinding, as the user."),
             Route(r"/api/rolebindings/([^/]+)/([^/]+)", RoleBindingHandler,
                   description="Read a RoleBinding, as the user."),
+            *boot_routes(), *shell_routes(),  # boot.py, shell.py
         ]
         if self.dev_mode:  # outside dev mode the route does not exist: a plain 404
             routes.append(Route(r"/api/dev-impersonate", DevImpersonateHandler,
@@ -85,9 +108,19 @@ class DashboardPlugin(Plugin):
             forced_flags=self.config.forced_flags, sync_timeout=self.config.sync_timeout,
             watch_timeout=self.config.watch_timeout)
         self.config_store.start()
+        from .boot_caches import BootCaches  # the boot routes' watch caches (boot.py)
+
+        self.boot_caches = BootCaches(
+            app.kube, app.settings.kubernetes.dashboard_namespace,
+            segment_key_secret=self.config.segment_key_secret,
+            sync_timeout=self.config.sync_timeout, watch_timeout=self.config.watch_timeout)
+        self.boot_caches.start()
 
     @hookimpl
     async def shutdown(self) -> None:
         if self.config_store is not None:
             await self.config_store.stop()
             self.config_store = None
+        if getattr(self, "boot_caches", None) is not None:
+            await self.boot_caches.stop()
+            self.boot_caches = None
