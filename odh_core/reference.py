@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from typing import Any
 
@@ -30,10 +31,16 @@ def _scalar(value: Any) -> str:
 
 def _default(field: FieldInfo) -> Any:
     if field.default_factory is not None:
+        # Defaults read from env vars (HTTP_PROXY, AWS_*...) must not leak this machine's
+        # environment into the reference: render them as they are with none set.
+        saved = dict(os.environ)
+        os.environ.clear()
         try:
             return field.default_factory()  # type: ignore[call-arg]
         except TypeError:
             return None
+        finally:
+            os.environ.update(saved)
     return None if field.is_required() else field.default
 
 

@@ -40,12 +40,15 @@ class S3Config(PluginConfig):
                         description="env AWS_DEFAULT_REGION")
     default_bucket: str = Field(default_factory=lambda: _env("AWS_S3_BUCKET"),
                                 description="env AWS_S3_BUCKET")
-    http_proxy: str = Field(default_factory=lambda: _env("HTTP_PROXY") or _env("http_proxy"))
-    https_proxy: str = Field(default_factory=lambda: _env("HTTPS_PROXY") or _env("https_proxy"))
-    no_proxy: str = Field(default_factory=lambda: _env("NO_PROXY") or _env("no_proxy"))
+    http_proxy: str = Field(default_factory=lambda: _env("HTTP_PROXY") or _env("http_proxy"),
+                            description="Proxy for http:// S3 endpoints (env HTTP_PROXY).")
+    https_proxy: str = Field(default_factory=lambda: _env("HTTPS_PROXY") or _env("https_proxy"),
+                             description="Proxy for https:// S3 endpoints (env HTTPS_PROXY).")
+    no_proxy: str = Field(default_factory=lambda: _env("NO_PROXY") or _env("no_proxy"),
+                          description="Hosts reached without the proxy (env NO_PROXY).")
     ca_bundle: str | None = Field(default_factory=lambda: _env("AWS_CA_BUNDLE") or None,
                                   description="CA bundle (PEM) for the S3 endpoint and the proxy.")
-    verify_tls: bool = True
+    verify_tls: bool = Field(True, description="Verify the S3 endpoint's certificate.")
     max_concurrent_transfers: int = Field(
         default_factory=lambda: max(1, _env_int("MAX_CONCURRENT_TRANSFERS", 2)), ge=1,
         description="Transfers (uploads, downloads, imports) running at once, server-wide "

@@ -6,11 +6,13 @@ false}}` in odh.yaml switches it off.
 """
 from __future__ import annotations
 
+from pydantic import Field
+
 from odh_core import BaseHandler, Plugin, PluginConfig, Route, hookimpl
 
 
 class ExampleConfig(PluginConfig):
-    greeting: str = "Hello"
+    greeting: str = Field("Hello", description="Word the greeting starts with.")
 
 
 class HelloHandler(BaseHandler):
