@@ -4,6 +4,8 @@ One `Informer` (informer.py: list, then watch with the service account, resume f
 resourceVersion, relist on 410) per kind. The routes read these caches only: once a cache
 has synced, answering a boot route costs no API call. `changes` counts every change any of
 them saw (a cheap "something moved" signal for tests and for callers that memoise).
+Each informer starts when a route first reads it (the frontend calls them all at boot), so
+an app nobody opens the dashboard on holds no watches for it.
 
 A kind whose CRD is not installed (404 on the list) counts as "synced, empty": that is a
 definite answer (e.g. no NIM operator -> `/api/integrations/nim` says not installed).
@@ -45,6 +47,7 @@ class BootCaches:
         self.namespace = namespace
         self.sync_timeout = sync_timeout
         self.changes = 0
+        self.started = False
 
         def informer(path: str, **selectors: str) -> Informer:
             return Informer(kube, path, watch_timeout=watch_timeout,
@@ -79,15 +82,20 @@ class BootCaches:
         self.changes += 1
 
     def start(self) -> None:
-        for inf in self.informers:
-            inf.start()
+        """Allow the informers to run. Each starts when a route first needs it (`ready`), so an
+        app whose users never load the dashboard keeps no watches open for it."""
+        self.started = True
 
     async def stop(self) -> None:
+        self.started = False
         await asyncio.gather(*(inf.stop() for inf in self.informers))
 
     async def ready(self, informer: Informer) -> None:
         """503 when the first list has not landed within `sync_timeout` (API server down at
         start); a request never falls back to listing by itself."""
+        if not self.started:
+            raise ApiError(503, "the dashboard's caches are not running")
+        informer.start()  # idempotent: the first reader starts it
         if not await informer.wait_synced(self.sync_timeout):
             raise ApiError(503, f"the cache of {informer.path} is not ready yet"
                            + (f": {informer.last_error}" if informer.last_error else ""))
