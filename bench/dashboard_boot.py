@@ -1,0 +1,79 @@
+"""Dashboard boot routes benchmark (issue 12): the watch-cached boot routes through odh-core vs
+listing the same objects straight from the sandbox API server (what a backend without caches
+would do per request), in one run.
+
+    .venv/bin/python -m bench.dashboard_boot
+
+Needs wrk. The sandbox (`odh-core sandbox`, seeded from conf/sandbox) and odh-core run as
+separate processes.
+"""
+from __future__ import annotations
+
+import base64
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from .common import PYTHON, ROOT, Child, free_port, report, wait_http, wrk
+
+RUNS, SECONDS = 3, 3
+PAIRS = {  # route -> the list it answers from
+    "components": ("/api/components",
+                   "/apis/dashboard.opendatahub.io/v1/namespaces/opendatahub/odhapplications"),
+    "dsc_status": ("/api/dsc/status",
+                   "/apis/datasciencecluster.opendatahub.io/v2/datascienceclusters"),
+    "quickstarts": ("/api/quickstarts",
+                    "/apis/console.openshift.io/v1/namespaces/opendatahub/odhquickstarts"),
+}
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="odh-bench-boot-"))
+    kport, kports, oport = free_port(), free_port(), free_port()
+    kubeconfig = tmp / "kubeconfig"
+    with Child([PYTHON, "-m", "odh_core", "sandbox", "--port", str(kport), "--https-port",
+                str(kports), "--state-dir", str(tmp / "state"), "--kubeconfig-out",
+                str(kubeconfig)], cwd=str(ROOT), log=tmp / "sandbox.log"):
+        wait_http(f"http://127.0.0.1:{kport}/version")
+        while not kubeconfig.exists():
+            time.sleep(0.05)
+        kc = yaml.safe_load(kubeconfig.read_text())
+        tokens = {u["name"]: u["user"]["token"] for u in kc["users"]}
+        ca_file = tmp / "ca.crt"
+        ca_file.write_bytes(base64.b64decode(
+            kc["clusters"][0]["cluster"]["certificate-authority-data"]))
+        secure = f"https://127.0.0.1:{kports}"
+        cfg = tmp / "odh.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "kubernetes": {"host": secure, "ca_file": str(ca_file),
+                           "token": tokens.get("odh-core", tokens["admin"])},
+            "sandbox": {"mode": "off"}, "plugin_autoload": False,
+            "logging": {"access_log": False, "level": "WARNING"},
+            "plugins": {"dashboard": {"enabled": True}}}))
+        alice = {"Authorization": f"Bearer {tokens['alice']}"}
+        sa = {"Authorization": f"Bearer {tokens.get('odh-core', tokens['admin'])}"}
+        with Child([PYTHON, "-m", "odh_core", "serve", "--config", str(cfg), "--host",
+                    "127.0.0.1", "--port", str(oport)], cwd=str(ROOT), log=tmp / "odh.log"):
+            base = f"http://127.0.0.1:{oport}"
+            for route, _ in PAIRS.values():
+                wait_http(base + route, headers=alice)  # caches warm
+            for name, (route, listing) in PAIRS.items():
+                via, direct = [], []
+                for _ in range(RUNS):  # interleaved, so drift hits both alike
+                    direct.append(wrk(secure + listing, seconds=SECONDS, headers=sa))
+                    via.append(wrk(base + route, seconds=SECONDS, headers=alice))
+                med = lambda rs, k: sorted(r[k] for r in rs)[len(rs) // 2]  # noqa: E731
+                report(f"boot_{name}_rps", med(via, "rps"), "req/s")
+                report(f"boot_{name}_direct_list_rps", med(direct, "rps"), "req/s")
+                report(f"boot_{name}_rps_ratio", med(via, "rps") / med(direct, "rps"), "x",
+                       ">= 1 (cache vs a list per request)")
+                report(f"boot_{name}_p99_ms", med(via, "p99_ms"), "ms")
+            shell = [wrk(base + "/", seconds=SECONDS) for _ in range(RUNS)]
+            report("boot_shell_no_build_rps", sorted(r["rps"] for r in shell)[RUNS // 2],
+                   "req/s")
+
+
+if __name__ == "__main__":
+    main()
