@@ -50,6 +50,11 @@ class Informer:
         self.last_error: str | None = None
         self.lists = 0                      # how many times it listed (tests, metrics)
         self._task: asyncio.Task[None] | None = None
+        # Set while the task waits somewhere cancelling it is clean (reading an open stream,
+        # sleeping). Cancelling a request while its connection (TLS handshake) is being set up
+        # can leave the socket unclosed, so `stop` waits for such a point first.
+        self._cancel_safe: asyncio.Event | None = None
+        self._resp: Any = None              # the open watch response, to abort on stop
 
     # -- reading ------------------------------------------------------------------------------
     @staticmethod
@@ -89,17 +94,29 @@ class Informer:
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         if self._task is None:
+            self._cancel_safe = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(),
                                                                 name=f"informer {self.path}")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
+            if self._cancel_safe is not None and not task.done():
+                safe = asyncio.ensure_future(self._cancel_safe.wait())
+                await asyncio.wait({safe, task}, timeout=self.kube.connect_timeout + 1,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                safe.cancel()
+            # Abort (not close) the open watch's socket: a graceful TLS close needs the loop
+            # for a round trip, and a test's loop may end first, leaving the socket unclosed.
+            transport = getattr(getattr(self._resp, "connection", None), "transport", None)
+            if transport is not None:
+                transport.abort()
             task.cancel()
             try:
                 await task
             except asyncio.CancelledError:
                 pass
+            await asyncio.sleep(0)  # let the aborted transport's connection_lost run
 
     async def _run(self) -> None:
         backoff = self.min_backoff
@@ -129,13 +146,24 @@ class Informer:
                     backoff = self.max_backoff
                 log.warning("informer %s: %s; retrying in %.1fs", self.path, exc.message,
                             backoff)
-                await asyncio.sleep(backoff * (0.5 + random.random() / 2))
+                await self._sleep(backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, self.max_backoff)
             except Exception as exc:  # keep the cache alive whatever one event looked like
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("informer %s failed; retrying in %.1fs", self.path, backoff)
-                await asyncio.sleep(backoff)
+                await self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
+
+    def _safe(self, value: bool) -> None:
+        if self._cancel_safe is not None:
+            (self._cancel_safe.set if value else self._cancel_safe.clear)()
+
+    async def _sleep(self, seconds: float) -> None:
+        self._safe(True)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self._safe(False)
 
     async def _list(self) -> None:
         body = await self.kube.json("GET", self.path, token=SERVICE_ACCOUNT,
@@ -158,26 +186,37 @@ class Informer:
         timeout = self.kube.timeout(read=self.watch_timeout + 30)
         async with self.kube.open("GET", path, token=SERVICE_ACCOUNT, timeout=timeout,
                                   headers={"Accept": "application/json"}) as resp:
-            if resp.status == 410:
-                raise Gone()
-            if resp.status >= 400:
-                body = await resp.read()
-                try:
-                    status = json.loads(body)
-                except ValueError:
-                    status = None
-                msg = (status or {}).get("message") if isinstance(status, dict) else None
-                raise KubeError(resp.status, msg or f"watch answered {resp.status}",
-                                status if isinstance(status, dict) else None)
-            while True:
+            self._resp = resp
+            try:
+                await self._stream(resp)
+            finally:
+                self._resp = None
+
+    async def _stream(self, resp: Any) -> None:
+        if resp.status == 410:
+            raise Gone()
+        if resp.status >= 400:
+            body = await resp.read()
+            try:
+                status = json.loads(body)
+            except ValueError:
+                status = None
+            msg = (status or {}).get("message") if isinstance(status, dict) else None
+            raise KubeError(resp.status, msg or f"watch answered {resp.status}",
+                            status if isinstance(status, dict) else None)
+        while True:
+            self._safe(True)
+            try:
                 line = await resp.content.readline()
-                if not line:
-                    return  # the server ended the watch (timeoutSeconds): resume
-                if len(line) > MAX_LINE:
-                    raise KubeUnavailable("watch event larger than the informer accepts")
-                line = line.strip()
-                if line:
-                    self._apply(json.loads(line))
+            finally:
+                self._safe(False)
+            if not line:
+                return  # the server ended the watch (timeoutSeconds): resume
+            if len(line) > MAX_LINE:
+                raise KubeUnavailable("watch event larger than the informer accepts")
+            line = line.strip()
+            if line:
+                self._apply(json.loads(line))
 
     def _apply(self, event: dict[str, Any]) -> None:
         etype, obj = event.get("type"), event.get("object") or {}

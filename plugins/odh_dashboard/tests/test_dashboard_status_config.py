@@ -140,3 +140,11 @@ async def test_patch_is_admin_only_and_updates_the_cache(odh_server, admin_kube,
     assert resp.json()["spec"]["dashboardConfig"]["disableISVBadges"] is False  # default again
     assert (await odh_server.fetch("/api/config", "PATCH", user="admin", body="[1]",
                                    headers={"Content-Type": "application/json"})).status == 400
+
+
+async def test_dev_impersonate_is_not_found_outside_dev_mode(odh_server):
+    resp = await odh_server.fetch("/api/dev-impersonate", "POST", user="admin",
+                                  json={"impersonate": True})
+    assert resp.status == 404
+    assert (await odh_server.fetch("/api/dev-impersonate", "POST",
+                                   json={"impersonate": True})).status == 404
