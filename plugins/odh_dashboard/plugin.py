@@ -51,6 +51,9 @@ class DashboardConfig(PluginConfig):
         or "odh-enabled-applications-config",
         description="ConfigMap (dashboard namespace) of applications shown on the Enabled "
         "page (name -> \"true\"); default: env ENABLED_APPS_CM.")
+    model_registries_namespace: str = Field(
+        "odh-model-registries", description="Namespace of the ModelRegistry CRs, their "
+        "database-password Secrets and role bindings (/api/modelRegistries*).")
 
 
 class DashboardPlugin(Plugin):
@@ -74,6 +77,7 @@ class DashboardPlugin(Plugin):
         from .namespaces import NamespaceContextHandler, NamespaceHandler, NamespacesHandler
         from .rolebindings import RoleBindingHandler, RoleBindingsHandler
         from .shell import shell_routes
+        from .settings_routes import settings_routes
         from .status import StatusHandler, StatusUserHandler
 
         routes = [
@@ -92,6 +96,7 @@ class DashboardPlugin(Plugin):
             Route(r"/api/rolebindings/([^/]+)/([^/]+)", RoleBindingHandler,
                   description="Read a RoleBinding, as the user."),
             *boot_routes(), *shell_routes(),  # boot.py, shell.py
+            *settings_routes(),  # connection_types, templates, model_registry, notebooks
         ]
         if self.dev_mode:  # outside dev mode the route does not exist: a plain 404
             routes.append(Route(r"/api/dev-impersonate", DevImpersonateHandler,
