@@ -353,7 +353,7 @@ def boot_routes() -> list[Route]:
         Route(r"/api/builds", BuildsHandler, description="Notebook image builds and phases."),
         Route(r"/api/components", ComponentsHandler,
               description="OdhApplications (?installed=true: the enabled ones, with links)."),
-        Route(r"/api/integrations/nim", NimHandler, description="NIM integration state."),
+        # /api/integrations/nim (NimHandler's GET plus the admin writes) is in nim.py.
         Route(r"/api/console-links", ConsoleLinksHandler, description="ConsoleLinks."),
         Route(r"/api/quickstarts", QuickStartsHandler, description="OdhQuickStarts."),
         Route(r"/api/segment-key", SegmentKeyHandler, description="The analytics key."),

@@ -54,6 +54,26 @@ class DashboardConfig(PluginConfig):
     model_registries_namespace: str = Field(
         "odh-model-registries", description="Namespace of the ModelRegistry CRs, their "
         "database-password Secrets and role bindings (/api/modelRegistries*).")
+    # -- issue 13 parity routes: apps.py, featurestore.py --
+    operator_subscription_names: list[str] = Field(
+        default_factory=lambda: ["opendatahub-operator", "rhods-operator"],
+        description="OLM Subscription package/name prefixes /api/operator-subscription-status "
+        "looks for, in order.")
+    featurestore_api_version: str = Field(
+        "v1alpha1", pattern=r"^v[0-9a-z]+$",
+        description="Version of the feast.dev FeatureStore kind the feature store routes read.")
+    feast_registry_url: str = Field(
+        default_factory=lambda: (
+            f"{{scheme}}://{os.environ['FEAST_REGISTRY_SERVICE_HOST']}:"
+            f"{os.environ.get('FEAST_REGISTRY_SERVICE_PORT') or '{port}'}"
+            if os.environ.get("FEAST_REGISTRY_SERVICE_HOST") else
+            "{scheme}://feast-{name}-registry-rest.{namespace}.svc.cluster.local:{port}"),
+        description="Address of a FeatureStore's registry REST service; {name}, {namespace}, "
+        "{scheme} (https, http when the CR disables TLS) and {port} are filled in. Default "
+        "from env FEAST_REGISTRY_SERVICE_HOST/PORT as the old backend.")
+    feast_registry_ca_file: str | None = Field(
+        None, description="CA bundle for https registries (default: the in-cluster service CA "
+        "when present, else the system CAs).")
 
 
 class DashboardPlugin(Plugin):
@@ -78,6 +98,10 @@ class DashboardPlugin(Plugin):
         from .rolebindings import RoleBindingHandler, RoleBindingsHandler
         from .shell import shell_routes
         from .settings_routes import settings_routes
+        from .apps import apps_routes
+        from .featurestore import featurestore_routes
+        from .nim import nim_routes
+        from .ray import ray_routes
         from .status import StatusHandler, StatusUserHandler
 
         routes = [
@@ -97,6 +121,7 @@ class DashboardPlugin(Plugin):
                   description="Read a RoleBinding, as the user."),
             *boot_routes(), *shell_routes(),  # boot.py, shell.py
             *settings_routes(),  # connection_types, templates, model_registry, notebooks
+            *nim_routes(), *apps_routes(), *featurestore_routes(), *ray_routes(),
         ]
         if self.dev_mode:  # outside dev mode the route does not exist: a plain 404
             routes.append(Route(r"/api/dev-impersonate", DevImpersonateHandler,
@@ -126,6 +151,9 @@ class DashboardPlugin(Plugin):
         if self.config_store is not None:
             await self.config_store.stop()
             self.config_store = None
+        if getattr(self, "apps_caches", None) is not None:  # apps.py, made on first use
+            await self.apps_caches.stop()
+            self.apps_caches = None
         if getattr(self, "boot_caches", None) is not None:
             await self.boot_caches.stop()
             self.boot_caches = None
