@@ -61,7 +61,7 @@ class AppsHandler(BootHandler):
             plugin.apps_caches = caches  # type: ignore[attr-defined]
         return caches
 
-    async def application(self, name: str) -> dict[str, Any]:
+    async def find_app(self, name: str) -> dict[str, Any]:
         """The OdhApplication `name` of the dashboard namespace (boot cache); 400 for a bad
         name, 404 when there is none."""
         check_subdomain(name, "appName")
@@ -152,7 +152,7 @@ class ValidateIsvHandler(AppsHandler):
         variables: the `enable.validationConfigMap` gets `validation_result: "true"`.
 
         Service account, after the admin check (dashboard-namespace Secret/ConfigMap/Job)."""
-        app = await self.application(self.app_name())
+        app = await self.find_app(self.app_name())
         values = parse_values(self.get_query_argument("values", ""))
         enable = _spec(app).get("enable") or {}
         if enable.get("variables"):
@@ -197,6 +197,10 @@ class ValidateIsvHandler(AppsHandler):
             cron = await self.kube.json(
                 "GET", f"/apis/batch/v1/namespaces/{ns}/cronjobs/{cronjob}", token=SERVICE_ACCOUNT)
         except KubeError as exc:
+            if exc.status == 403:  # odh-core's own RBAC: say so rather than "missing"
+                self.plugin.log.warning("may not read the validation CronJob %s/%s", ns, cronjob)
+                return {"complete": True, "valid": False, "error": "odh-core may not read the "
+                        "validation job of the application."}
             if exc.status != 404:
                 raise
             return {"complete": True, "valid": False,
@@ -241,7 +245,7 @@ class ValidateIsvResultsHandler(ValidateIsvHandler):
         error}` from its validation Job (while one runs) and its validation ConfigMap.
 
         Service account, after the admin check (dashboard-namespace objects)."""
-        app = await self.application(self.app_name())
+        app = await self.find_app(self.app_name())
         enable = _spec(app).get("enable") or {}
         cm_name = enable.get("validationConfigMap")
         if not cm_name:
