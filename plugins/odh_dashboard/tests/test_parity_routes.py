@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from odh_core.testing import build_settings
+from odh_core.testing import App, build_settings  # the test kit's App: built, not started
 
 ALL_PLUGINS = ["k8s", "watch", "dashboard", "s3", "hf", "federation", "services"]
 
@@ -129,8 +129,6 @@ def test_the_list_is_the_65() -> None:
 def registered(sandbox_kube: Any) -> list[tuple[re.Pattern[str], type, str]]:
     """Tornado's routing table of an app with every plugin (built, not started), in the order
     Tornado tries it."""
-    from odh_core.app import App
-
     config = {"kubernetes": {"host": sandbox_kube.https_url, "ca_file": sandbox_kube.ca_file},
               "sandbox": {"mode": "off"}}
     app = App(build_settings(config, ALL_PLUGINS))
