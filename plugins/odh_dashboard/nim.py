@@ -148,17 +148,18 @@ class NimIntegrationHandler(NimHandler):
                              "error": "Unable to delete nim account: no NIM account exists"})
             return
         name = (account.get("metadata") or {}).get("name") or NIM_ACCOUNT_NAME
-        secret_name = _dig(account, ("spec", "apiKeySecret", "name")) or NIM_SECRET_NAME
+        secret_name = check_subdomain(
+            _dig(account, ("spec", "apiKeySecret", "name")) or NIM_SECRET_NAME,
+            "API key Secret name")
         resp = await self.kube.request("DELETE", f"{self.accounts_path()}/{name}",
                                        token=SERVICE_ACCOUNT)
         if not resp.ok and resp.status != 404:
             raise _failed("delete the NIM account", resp.status, resp.json())
-        if check_subdomain(secret_name, "API key Secret name"):
-            resp = await self.kube.request(
-                "DELETE", f"/api/v1/namespaces/{self.dashboard_namespace}/secrets/{secret_name}",
-                token=SERVICE_ACCOUNT)
-            if not resp.ok and resp.status != 404:
-                raise _failed("delete the NIM Secret", resp.status, resp.json())
+        resp = await self.kube.request(
+            "DELETE", f"/api/v1/namespaces/{self.dashboard_namespace}/secrets/{secret_name}",
+            token=SERVICE_ACCOUNT)
+        if not resp.ok and resp.status != 404:
+            raise _failed("delete the NIM Secret", resp.status, resp.json())
         self.write_json({"success": True, "error": ""})
 
 
