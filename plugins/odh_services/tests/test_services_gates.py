@@ -108,7 +108,7 @@ async def test_modelregistry_service_annotation(odh_server, tokens, ml_service):
     assert seen["path"] == "/mr/api/model_registry/v1alpha3/registered_models"
     assert seen["cookie"] is None and seen["auth"] == f"Bearer {tokens['admin']}"
     before = len(ml_service.rec.requests)
-    resp = await odh_server.fetch(url, user="alice")
+    resp = await odh_server.fetch(url, user="bob")  # alice is a registry user (seed)
     assert resp.status == 403 and len(ml_service.rec.requests) == before
     resp = await odh_server.fetch("/api/service/modelregistry/nope/x", user="admin")
     assert resp.status == 404 and resp.json()["message"] == \
