@@ -11,6 +11,7 @@ import asyncio
 from collections import deque
 from typing import Any, Callable, Iterable
 
+from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
 
@@ -62,9 +63,8 @@ class Subscriber:
             self.drop_slow()
             return False
         try:
-            # bytes with binary=False: a text frame without re-encoding per client.
-            fut = self.handler.write_message(frame)
-        except WebSocketClosedError:
+            fut = self._send(frame)
+        except (WebSocketClosedError, StreamClosedError):
             self.closed = True
             return False
         self.pending_frames += 1
@@ -72,6 +72,22 @@ class Subscriber:
         fut.add_done_callback(lambda f, n=size: self._written(f, n))
         self.count(1)
         return True
+
+    def _send(self, frame: bytes) -> "asyncio.Future[None]":
+        """Queue one text frame on the connection.
+
+        Tornado's `write_message` wraps every frame in a new task (to translate errors); at a
+        thousand subscribers that is a thousand tasks per event. Writing the frame directly
+        gives the stream's own future, which is all the backlog accounting needs. Tornado is
+        pinned (constraints.txt); without the method, or with compression on, fall back.
+        """
+        conn = self.handler.ws_connection
+        if conn is None:
+            raise WebSocketClosedError()
+        write_frame = getattr(conn, "_write_frame", None)
+        if write_frame is None or getattr(conn, "_compressor", None) is not None:
+            return self.handler.write_message(frame)  # bytes, binary=False: a text frame
+        return write_frame(True, 0x1, frame)
 
     def _written(self, fut: "asyncio.Future[None]", size: int) -> None:
         self.pending_frames -= 1
