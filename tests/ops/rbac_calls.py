@@ -2,13 +2,22 @@
 
 Derived by reading the code (`grep -rn SERVICE_ACCOUNT plugins odh_core`); `SOURCES` names
 the files, and a test fails when a file starts using the service account without being
-listed here. `NS` stands for the dashboard namespace (kubernetes.dashboard_namespace).
+listed here. `NS` stands for the dashboard namespace (kubernetes.dashboard_namespace), `MR`
+for the model registries namespace (plugins.dashboard.model_registries_namespace) and `NB` for
+the Jupyter tile's notebook namespace (the OdhDashboardConfig's
+spec.notebookController.notebookNamespace, else the dashboard namespace).
+
+`HELD` lists permissions the code never calls but must hold because it writes a Role or
+RoleBinding granting them: Kubernetes lets a subject without `escalate`/`bind` create a Role,
+or bind one, only when it holds every permission in it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 NS = "<dashboard-namespace>"
+MR = "<model-registries-namespace>"
+NB = "<notebook-namespace>"
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,63 @@ CALLS = [
     *[Call("dashboard", v, "", "configmaps", NS, n)
       for v, n in (("get", "odh-segment-key-config"), ("patch", "odh-segment-key-config"),
                    ("create", None))],
+    # dashboard: apps.py informers (/api/docs, /api/operator-subscription-status)
+    *[Call("dashboard", v, "dashboard.opendatahub.io", "odhdocuments", NS)
+      for v in ("list", "watch")],
+    *[Call("dashboard", v, "operators.coreos.com", "subscriptions", why="OLM, any namespace")
+      for v in ("list", "watch")],
+    # dashboard: apps.py (admin: remove component, ISV validation)
+    Call("dashboard", "get", "batch", "cronjobs", NS, "isv-validator", "validation CronJob"),
+    *[Call("dashboard", v, "batch", "jobs", NS, n, "<cronjob>-job-custom-run")
+      for v, n in (("get", "isv-validator-job-custom-run"), ("create", None),
+                   ("delete", "isv-validator-job-custom-run"))],
+    Call("dashboard", "update", "", "secrets", NS, "isv-access",
+         "enable.validationSecret (named by each OdhApplication)"),
+    # dashboard: connection_types.py (reads: any user; writes: admin)
+    *[Call("dashboard", v, "", "configmaps", NS, n)
+      for v, n in (("get", "s3"), ("list", None), ("create", None), ("update", "s3"),
+                   ("patch", "s3"), ("delete", "s3"))],
+    # dashboard: templates.py (admin; the dashboard config read by any user)
+    *[Call("dashboard", v, "template.openshift.io", "templates", NS, n)
+      for v, n in (("list", None), ("get", "vllm-runtime-template"), ("create", None),
+                   ("patch", "vllm-runtime-template"), ("delete", "vllm-runtime-template"))],
+    Call("dashboard", "create", "serving.kserve.io", "servingruntimes", NS, why="dryRun=All"),
+    *[Call("dashboard", v, "opendatahub.io", "odhdashboardconfigs", NS, "odh-dashboard-config")
+      for v in ("get", "patch")],
+    # dashboard: nim.py (admin enable/disable)
+    *[Call("dashboard", v, "nim.opendatahub.io", "accounts", NS, n)
+      for v, n in (("list", None), ("create", None), ("delete", "odh-nim-account"))],
+    *[Call("dashboard", v, "", "secrets", NS, n)
+      for v, n in (("create", None), ("update", "nvidia-nim-access"),
+                   ("delete", "nvidia-nim-access"))],
+    # dashboard: featurestore.py (namespace names, when the user may list none)
+    Call("dashboard", "list", "", "namespaces", why="Feast namespaces by label"),
+    # dashboard: model_registry.py (admin), in the registries namespace
+    *[Call("dashboard", v, "modelregistry.opendatahub.io", "modelregistries", MR, n)
+      for v, n in (("list", None), ("get", "modelregistry-sample"), ("create", None),
+                   ("patch", "modelregistry-sample"), ("delete", "modelregistry-sample"))],
+    *[Call("dashboard", v, "", "secrets", MR, n, "database password (generated name)")
+      for v, n in (("get", "modelregistry-sample-db-x1"), ("list", None), ("create", None),
+                   ("patch", "modelregistry-sample-db-x1"),
+                   ("delete", "modelregistry-sample-db-x1"))],
+    *[Call("dashboard", v, "", "configmaps", MR, why="database CA; certificate names")
+      for v in ("list", "create")],
+    *[Call("dashboard", v, "rbac.authorization.k8s.io", "rolebindings", MR, n)
+      for v, n in (("list", None), ("get", "registry-user-a"), ("create", None),
+                   ("delete", "registry-user-a"))],
+    # dashboard: notebooks.py
+    Call("dashboard", "get", "image.openshift.io", "imagestreams", NS, "s2i-minimal-notebook",
+         "notebook image catalog"),
+    Call("dashboard", "get", "user.openshift.io", "groups", None, "odh-admins",
+         "allowed users (admin)"),
+    Call("dashboard", "list", "kubeflow.org", "notebooks", NB, why="allowed users (admin)"),
+    Call("dashboard", "list", "", "pods", NB, why="notebook status, after the user's read"),
+    Call("dashboard", "get", "route.openshift.io", "routes", NB, "jupyter-nb-alice",
+         "notebook link, after the user's read"),
+    *[Call("dashboard", v, "rbac.authorization.k8s.io", r, NB, n,
+           "jupyter-nb-<user>-notebook-view")
+      for r in ("roles", "rolebindings")
+      for v, n in (("create", None), ("update", "jupyter-nb-alice-notebook-view"))],
     # s3: store.py
     *[Call("s3", v, "", kind, NS, n)
       for kind, name in (("secrets", "odh-core-s3-credentials"),
@@ -78,6 +144,15 @@ CALLS = [
       for v, n in (("get", "odh-core-hf-token"), ("patch", "odh-core-hf-token"),
                    ("create", None))],
 ]
+
+# Held, not called: what the Roles odh-core writes (or binds) grant. notebooks.py's per-user
+# Role is checked rule by rule in the test (it is built by the code itself); this is the
+# model registry operator's `registry-user-<registry>` Role, which the registries'
+# permission route binds.
+HELD_ROLES = {
+    MR: [{"apiGroups": [""], "resources": ["services"],
+          "resourceNames": ["modelregistry-sample"], "verbs": ["get"]}],
+}
 
 # What the service account must NOT be able to do (spot checks of "nothing broader").
 DENIED = [
@@ -90,7 +165,42 @@ DENIED = [
     Call("-", "create", "", "pods", NS),
     Call("-", "delete", "", "namespaces", "alice-project"),
     Call("-", "update", "", "namespaces", "alice-project"),
-    Call("-", "create", "rbac.authorization.k8s.io", "rolebindings", NS),
+    # RBAC writes only in the notebook and registries namespaces, never bind/escalate.
+    Call("-", "create", "rbac.authorization.k8s.io", "rolebindings", "alice-project"),
+    Call("-", "create", "rbac.authorization.k8s.io", "roles", "alice-project"),
+    Call("-", "create", "rbac.authorization.k8s.io", "roles", MR),
+    Call("-", "create", "rbac.authorization.k8s.io", "clusterrolebindings"),
+    Call("-", "update", "rbac.authorization.k8s.io", "clusterroles", None, "admin"),
+    Call("-", "delete", "rbac.authorization.k8s.io", "rolebindings", NB, "some-binding"),
+    Call("-", "delete", "rbac.authorization.k8s.io", "roles", NB, "some-role"),
+    *[Call("-", v, "rbac.authorization.k8s.io", r, ns, "admin")
+      for v in ("bind", "escalate") for r in ("roles", "clusterroles") for ns in (NB, MR, NS)],
+    # delete only in those namespaced Roles, for those kinds (and names where fixed).
+    Call("-", "delete", "", "configmaps", "alice-project", "s3"),
+    Call("-", "delete", "", "configmaps", MR, "db-ca-bundle"),
+    Call("-", "delete", "", "secrets", NS, "some-other-secret"),
+    Call("-", "delete", "", "secrets", NB, "jupyterhub-singleuser-profile-alice-envs"),
+    Call("-", "delete", "", "secrets", "alice-project", "nvidia-nim-access"),
+    Call("-", "delete", "nim.opendatahub.io", "accounts", NS, "another-account"),
+    Call("-", "delete", "template.openshift.io", "templates", "alice-project", "t"),
+    Call("-", "delete", "modelregistry.opendatahub.io", "modelregistries", "alice-project", "m"),
+    Call("-", "delete", "batch", "jobs", "alice-project", "j"),
+    Call("-", "deletecollection", "", "configmaps", NS),
+    Call("-", "deletecollection", "", "secrets", MR),
+    Call("-", "delete", "kubeflow.org", "notebooks", NB, "jupyter-nb-alice"),
+    # Secrets: no list outside the registries namespace, nothing in users' projects.
+    Call("-", "list", "", "secrets", NB),
+    Call("-", "get", "", "secrets", "alice-project", "jupyterhub-singleuser-profile-alice-envs"),
+    Call("-", "update", "", "secrets", "alice-project", "isv-access"),
+    Call("-", "get", "", "secrets", "odh-model-registries-other", "x"),
+    # The notebook grants stay in the notebook namespace.
+    Call("-", "get", "route.openshift.io", "routes", "alice-project", "r"),
+    Call("-", "create", "template.openshift.io", "templates", "alice-project"),
+    Call("-", "create", "serving.kserve.io", "servingruntimes", "alice-project"),
+    Call("-", "create", "kubeflow.org", "notebooks", NB),
+    Call("-", "create", "", "pods", NB),
+    Call("-", "list", "user.openshift.io", "groups"),
+    Call("-", "create", "batch", "jobs", "alice-project"),
     Call("-", "list", "kubeflow.org", "notebooks", "alice-project"),
     Call("-", "get", "config.openshift.io", "clusterversions", None, "other"),
     Call("-", "delete", "opendatahub.io", "odhdashboardconfigs", NS, "odh-dashboard-config"),
@@ -106,6 +216,13 @@ SOURCES = {
     "plugins/odh_dashboard/status.py": "dashboard",
     "plugins/odh_dashboard/dashconfig.py": "dashboard",
     "plugins/odh_dashboard/cluster_settings.py": "dashboard",
+    "plugins/odh_dashboard/apps.py": "dashboard",
+    "plugins/odh_dashboard/connection_types.py": "dashboard",
+    "plugins/odh_dashboard/templates.py": "dashboard",
+    "plugins/odh_dashboard/nim.py": "dashboard",
+    "plugins/odh_dashboard/featurestore.py": "dashboard",
+    "plugins/odh_dashboard/model_registry.py": "dashboard (model registries namespace)",
+    "plugins/odh_dashboard/notebooks.py": "dashboard (notebook namespace)",
     "plugins/odh_s3/store.py": "s3",
     "plugins/odh_hf/token_store.py": "hf",
 }
