@@ -2,8 +2,11 @@
 
 Results are cached per (user token, service, namespace, name) for `cache_ttl` seconds, positive
 answers only (an object that becomes ready is seen at once), and dropped early when the
-resolved target fails. There is no watch behind this cache: a just-revoked permission or a
-changed URL is honoured after at most `cache_ttl` seconds (default 5).
+resolved target fails. A watch (as the service account, one per gating kind and namespace,
+opened while answers for it are cached) drops an object's answers as soon as it changes or
+goes, so a changed URL or lost readiness is seen at once. Where the service account may not
+watch that kind, the TTL alone bounds staleness. A just-revoked permission of one user is
+honoured after at most `cache_ttl` seconds (default 5): RBAC changes are not watched.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from typing import Any, Callable
 
 from odh_core import ApiError, KubeClient
 
+from .invalidation import GateWatches
+
 from .config import GateSpec, ServiceSpec, TargetSource
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -25,6 +30,7 @@ CACHE_MAX = 10_000
 class Resolved:
     url: str
     target_name: str
+    gate: tuple[str, str] | None = None  # (group, plural) of the gating object
 
 
 def check_name(what: str, value: str) -> str:
@@ -74,6 +80,13 @@ class GateResolver:
         self.dashboard_namespace = dashboard_namespace
         self.clock = clock
         self._cache: dict[tuple[str, ...], tuple[float, Resolved]] = {}
+        self.watches = GateWatches(self._forget_object)
+
+    def _forget_object(self, gate: GateSpec, namespace: str, name: str) -> None:
+        """A watched gating object changed: drop every answer resolved from it."""
+        for k in [k for k, (_, r) in self._cache.items() if r.gate == (gate.group, gate.plural)
+                  and k[2] == namespace and (name == "*" or k[3] == name)]:
+            self._cache.pop(k, None)
 
     def _key(self, token: str, *parts: str) -> tuple[str, ...]:
         return (hashlib.sha256(token.encode()).hexdigest()[:32], *parts)
@@ -108,11 +121,15 @@ class GateResolver:
         url = target_url(spec, obj, values)
         if not url:
             raise ApiError(404, f"{where} is not ready (it has no service address yet)")
-        resolved = Resolved(url, f"{key}/{ns}/{nm}" if ns else f"{key}/{nm}")
+        resolved = Resolved(url, f"{key}/{ns}/{nm}" if ns else f"{key}/{nm}",
+                            (gate.group, gate.plural))
         if self.ttl > 0:
             if len(self._cache) >= CACHE_MAX:
                 self._prune()
             self._cache[cache_key] = (self.clock() + self.ttl, resolved)
+            rv = (obj.get("metadata") or {}).get("resourceVersion", "")
+            self.watches.ensure(kube, gate, ns if gate.namespaced else "", rv,
+                                until=self.clock() + self.ttl)
         return resolved
 
     async def _read(self, kube: KubeClient, token: str, gate: GateSpec, ns: str,

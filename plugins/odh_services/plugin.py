@@ -52,6 +52,10 @@ class ServicesPlugin(Plugin):
                               reset_timeout=c.reset_timeout, ca_file=c.ca_file)
 
     @hookimpl
+    async def shutdown(self) -> None:
+        await self.resolver.watches.close()
+
+    @hookimpl
     def register_routes(self) -> list[Route]:
         routes = []
         for key, spec in self.services.items():

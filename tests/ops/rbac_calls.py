@@ -47,6 +47,12 @@ NON_RESOURCE = [
 ]
 
 CALLS = [
+    # services: invalidation.py (watches that drop cached gate answers)
+    Call("services", "watch", "datasciencepipelinesapplications.opendatahub.io",
+         "datasciencepipelinesapplications", why="gate cache invalidation"),
+    Call("services", "watch", "trustyai.opendatahub.io", "trustyaiservices",
+         why="gate cache invalidation"),
+    Call("services", "watch", "", "services", namespace=MR, why="model registry gate cache"),
     # dashboard: namespaces.py, status.py
     Call("dashboard", "list", "", "namespaces", why="namespaces the user may see"),
     Call("dashboard", "patch", "", "namespaces", name="alice-project",
@@ -220,6 +226,7 @@ SOURCES = {
     "plugins/odh_dashboard/connection_types.py": "dashboard",
     "plugins/odh_dashboard/templates.py": "dashboard",
     "plugins/odh_dashboard/nim.py": "dashboard",
+    "plugins/odh_services/invalidation.py": "services",
     "plugins/odh_dashboard/featurestore.py": "dashboard",
     "plugins/odh_dashboard/model_registry.py": "dashboard (model registries namespace)",
     "plugins/odh_dashboard/notebooks.py": "dashboard (notebook namespace)",

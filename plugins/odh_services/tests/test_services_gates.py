@@ -160,3 +160,29 @@ class TestAddedService:
         assert resp.status == 200 and resp.json()["path"] == "/cm/a"
         assert (await odh_server.fetch("/api/service/mlmd/alice-project/x/y",
                                        user="alice")).status == 404
+
+
+async def test_a_change_to_the_gating_object_invalidates_the_cache_at_once(odh_server, tokens,
+                                                                           ml_service):
+    """cache_ttl is 30 s here: seeing the change within a few seconds proves the watch."""
+    import asyncio
+
+    n = name()
+    url = f"/api/service/trustyai/alice-project/{n}/metrics/spd"
+    path = await create(odh_server, tokens["admin"], TRUSTY_API, "alice-project",
+                        "trustyaiservices", {"apiVersion": "trustyai.opendatahub.io/v1",
+                                             "kind": "TrustyAIService", "metadata": {"name": n},
+                                             "spec": {}})
+    await set_status(odh_server, tokens["admin"], path,
+                     {"conditions": [{"type": "Available", "status": "True"}]})
+    assert (await odh_server.fetch(url, user="alice")).status == 200  # cached now
+    await set_status(odh_server, tokens["admin"], path,
+                     {"conditions": [{"type": "Available", "status": "False"}]})
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        resp = await odh_server.fetch(url, user="alice")
+        if resp.status == 404:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "the cached answer outlived the change"
+        await asyncio.sleep(0.05)
+    assert "is not ready" in resp.json()["message"]
