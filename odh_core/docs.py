@@ -3,7 +3,7 @@
 `python -m odh_core.docs` (or `odh-core docs`) writes them; `--check` exits 1 when the committed
 files differ from what the code generates (a test runs the same comparison). Everything comes
 from the code: the config models (via odh_core.reference), the routes (via odh_core.openapi),
-the metrics registry of an app built with every installed plugin, the sandbox's RBAC for
+the metrics registry of an app built with every installed plugin, the deployment's RBAC for
 odh-core's service account, the hook specifications and the public API. The upgrade notes come
 from the "fix" column of COMPAT.md, extracted once into `docs/upgrade-notes.md` (`--compat
 PATH` refreshes it; the file is committed because COMPAT.md lives outside this repository).
@@ -52,20 +52,25 @@ def metrics_table(app: Any) -> list[str]:
 
 
 def rbac_section() -> list[str]:
-    path = ROOT / "conf" / "sandbox" / "odh-core-serviceaccount.yaml"
+    """The deployment's least-privilege grants (contrib/deploy), file by file: these are what
+    an operator applies (the sandbox's seed account is far broader, for tests)."""
     out = []
-    for doc in yaml.safe_load_all(path.read_text()):
-        if not doc or doc.get("kind") not in ("ClusterRole", "Role"):
-            continue
-        scope = doc["kind"] + (f" in `{doc['metadata'].get('namespace')}`"
-                               if doc["kind"] == "Role" else " (cluster-wide)")
-        out += [f"{scope} `{doc['metadata']['name']}`:", "",
-                "| API groups | resources | verbs |", "|---|---|---|"]
-        for rule in doc.get("rules", []):
-            groups = ", ".join(f"`{g}`" if g else "core" for g in rule.get("apiGroups", []))
-            out.append(f"| {groups} | {', '.join(rule.get('resources', []))} | "
-                       f"{', '.join(rule.get('verbs', []))} |")
-        out.append("")
+    for path in sorted((ROOT / "contrib" / "deploy").rglob("rbac-*.yaml")):
+        header = [line[2:] for line in path.read_text().splitlines()
+                  if line.startswith("# ")][:3]
+        out += [f"### `{path.relative_to(ROOT)}`", "", *([" ".join(header), ""] if header else [])]
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc or doc.get("kind") not in ("ClusterRole", "Role"):
+                continue
+            scope = "cluster-wide" if doc["kind"] == "ClusterRole" else "namespaced"
+            out += [f"{doc['kind']} `{doc['metadata']['name']}` ({scope}):", "",
+                    "| API groups | resources | names | verbs |", "|---|---|---|---|"]
+            for rule in doc.get("rules", []):
+                groups = ", ".join(f"`{g}`" if g else "core" for g in rule.get("apiGroups", []))
+                names = ", ".join(rule.get("resourceNames", [])) or "any"
+                out.append(f"| {groups} | {', '.join(rule.get('resources', []))} | {names} | "
+                           f"{', '.join(rule.get('verbs', []))} |")
+            out.append("")
     return out
 
 
@@ -120,10 +125,12 @@ def operator_guide() -> str:
         "it starts (a running server's `/metrics` is authoritative).", "",
         *metrics_table(app), "",
         "## RBAC for odh-core's service account", "",
-        "What the server's own identity needs (from the sandbox's "
-        "`conf/sandbox/odh-core-serviceaccount.yaml`, which the test suite runs against). User "
-        "requests run with the user's own token; the service account is used for watches in "
-        "`shared` mode, the dashboard's configuration objects and persisted settings.", "",
+        "What the server's own identity needs, as granted by the manifests in `contrib/deploy` "
+        "(tests/ops checks every call the code makes with the service account against them). "
+        "User requests run with the user's own token; the service account is used for the "
+        "dashboard's configuration objects and caches, admin routes after the admin check, "
+        "persisted settings and gate-cache watches. The watch plugin's `shared` mode needs "
+        "list/watch on every watched kind in addition (not granted by default).", "",
         *rbac_section(),
         "## Upgrade notes from the Node backends", "",
         "Routes keep their paths, methods and JSON field names; what changed is behaviour the "
