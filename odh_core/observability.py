@@ -39,6 +39,7 @@ class JsonFormatter(RedactingFormatterMixin, logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": self.render_message(record),
+            "pid": record.process,  # which worker, with --workers N
         }
         rid = getattr(record, "request_id", None) or request_id_var.get()
         if rid:

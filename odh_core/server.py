@@ -79,22 +79,33 @@ async def serve_sockets(settings: Settings, sockets: list[socket.socket],
 
 def serve(settings: Settings, reload_stamps: dict[str, Any] | None = None) -> int:
     s = settings.server
-    sockets = bind_sockets(s.port, s.host, reuse_port=False)
     if s.workers <= 1:
+        sockets = bind_sockets(s.port, s.host, reuse_port=False)
         asyncio.run(serve_sockets(settings, sockets, reload_stamps=reload_stamps))
         return 0
+    # SO_REUSEPORT: every worker gets a listening socket of its own on the same port and the
+    # kernel spreads new connections across them. With one shared socket, whichever worker
+    # wakes first accepts a burst of keep-alive connections and keeps them: one core busy,
+    # the other idle (measured: 1.1x for 2 workers).
+    sockets = bind_sockets(s.port, s.host, reuse_port=True)
     return supervise(settings, sockets)
 
 
 def supervise(settings: Settings, sockets: list[socket.socket]) -> int:
     """Fork `workers` processes sharing the listening sockets; forward SIGTERM; wait."""
     children: set[int] = set()
-    for _ in range(settings.server.workers):
+    port = sockets[0].getsockname()[1]  # port 0 was resolved by the first bind
+    for index in range(settings.server.workers):
         pid = os.fork()
         if pid == 0:  # child
             code = 0
             try:
-                asyncio.run(serve_sockets(settings, sockets))
+                own = sockets if index == 0 else bind_sockets(
+                    port, settings.server.host, reuse_port=True)
+                if index != 0:
+                    for sock in sockets:
+                        sock.close()  # only worker 0 accepts on the parent's sockets
+                asyncio.run(serve_sockets(settings, own))
             except BaseException:  # noqa: BLE001 - the child must never return into the loop
                 log.exception("worker failed")
                 code = 1
@@ -102,6 +113,8 @@ def supervise(settings: Settings, sockets: list[socket.socket]) -> int:
                 os._exit(code)
         children.add(pid)
     log.info("started %d workers: %s", len(children), sorted(children))
+    for sock in sockets:
+        sock.close()  # the parent accepts nothing; worker 0 holds its own copy
 
     def forward(signum: int, _frame: Any) -> None:
         for pid in list(children):
@@ -125,6 +138,4 @@ def supervise(settings: Settings, sockets: list[socket.socket]) -> int:
             failed += 1
             log.error("worker %d exited with %s", pid, os.waitstatus_to_exitcode(status))
             forward(signal.SIGTERM, None)
-    for sock in sockets:
-        sock.close()
     return 1 if failed else 0
