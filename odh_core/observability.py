@@ -33,9 +33,21 @@ class RedactingFormatterMixin:
 
 
 class JsonFormatter(RedactingFormatterMixin, logging.Formatter):
+    converter = time.gmtime  # the "Z" in the timestamp means UTC, whatever TZ says
+    _second: int = -1
+    _second_text: str = ""
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        # One strftime per second, not per line: the access log writes thousands a second.
+        second = int(record.created)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._second_text}.{int(record.msecs):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": self.render_message(record),
