@@ -155,3 +155,50 @@ def _ms(text: str) -> float:
 def median_of(runs: int, fn: Callable[[], dict[str, float]]) -> dict[str, float]:
     results = [fn() for _ in range(runs)]
     return {k: statistics.median(r[k] for r in results) for k in results[0]}
+
+
+class SandboxChild:
+    """`odh-core sandbox` in a child process (its CPU and memory are not the measured
+    server's): plain and TLS URLs, the CA file and every seed user's token."""
+
+    def __init__(self, tmp: Path):
+        import base64
+
+        import yaml
+
+        self.port, self.https_port = free_port(), free_port()
+        kubeconfig = tmp / "kubeconfig"
+        self.child = Child([PYTHON, "-m", "odh_core", "sandbox", "--port", str(self.port),
+                            "--https-port", str(self.https_port), "--state-dir",
+                            str(tmp / "state"), "--kubeconfig-out", str(kubeconfig)],
+                           cwd=str(ROOT), log=tmp / "sandbox.log")
+        try:
+            wait_http(f"http://127.0.0.1:{self.port}/version")
+            deadline = time.monotonic() + 30
+            while not kubeconfig.exists():  # written right after the sockets are bound
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the sandbox wrote no kubeconfig")
+                time.sleep(0.05)
+            kc = yaml.safe_load(kubeconfig.read_text())
+        except BaseException:
+            self.child.stop()
+            raise
+        self.tokens = {u["name"]: u["user"]["token"] for u in kc["users"]}
+        self.ca_file = tmp / "ca.crt"
+        self.ca_file.write_bytes(base64.b64decode(
+            kc["clusters"][0]["cluster"]["certificate-authority-data"]))
+        self.http_url = f"http://127.0.0.1:{self.port}"
+        self.https_url = f"https://127.0.0.1:{self.https_port}"
+
+    @property
+    def service_account_token(self) -> str:
+        return self.tokens.get("odh-core", self.tokens["admin"])
+
+    def stop(self) -> None:
+        self.child.stop()
+
+    def __enter__(self) -> "SandboxChild":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

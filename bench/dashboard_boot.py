@@ -9,14 +9,13 @@ separate processes.
 """
 from __future__ import annotations
 
-import base64
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-from .common import PYTHON, ROOT, Child, free_port, report, wait_http, wrk
+from .common import PYTHON, ROOT, Child, SandboxChild, free_port, report, wait_http, wrk
 
 RUNS, SECONDS = 3, 3
 PAIRS = {  # route -> the list it answers from
@@ -31,20 +30,10 @@ PAIRS = {  # route -> the list it answers from
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="odh-bench-boot-"))
-    kport, kports, oport = free_port(), free_port(), free_port()
-    kubeconfig = tmp / "kubeconfig"
-    with Child([PYTHON, "-m", "odh_core", "sandbox", "--port", str(kport), "--https-port",
-                str(kports), "--state-dir", str(tmp / "state"), "--kubeconfig-out",
-                str(kubeconfig)], cwd=str(ROOT), log=tmp / "sandbox.log"):
-        wait_http(f"http://127.0.0.1:{kport}/version")
-        while not kubeconfig.exists():
-            time.sleep(0.05)
-        kc = yaml.safe_load(kubeconfig.read_text())
-        tokens = {u["name"]: u["user"]["token"] for u in kc["users"]}
-        ca_file = tmp / "ca.crt"
-        ca_file.write_bytes(base64.b64decode(
-            kc["clusters"][0]["cluster"]["certificate-authority-data"]))
-        secure = f"https://127.0.0.1:{kports}"
+    oport = free_port()
+    with SandboxChild(tmp) as sandbox:
+        tokens, ca_file = sandbox.tokens, sandbox.ca_file
+        secure = sandbox.https_url
         cfg = tmp / "odh.yaml"
         cfg.write_text(yaml.safe_dump({
             "kubernetes": {"host": secure, "ca_file": str(ca_file),

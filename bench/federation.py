@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .common import PYTHON, ROOT, Child, free_port, report, wait_http, wrk
+from .common import PYTHON, ROOT, Child, SandboxChild, free_port, report, wait_http, wrk
 
 RUNS, SECONDS = 3, 4
 BFF = """
@@ -49,25 +49,18 @@ def timed_get(url: str, headers: dict) -> tuple[int, float]:
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="odh-bench-federation-"))
-    kport, kports, oport, bport, dead = (free_port() for _ in range(5))
-    kubeconfig = tmp / "kubeconfig"
+    oport, bport, dead = (free_port() for _ in range(3))
     bff_py = tmp / "bff.py"
     bff_py.write_text(BFF)
     with Child([PYTHON, str(bff_py), str(bport)], log=tmp / "bff.log"), \
-            Child([PYTHON, "-m", "odh_core", "sandbox", "--port", str(kport), "--https-port",
-                   str(kports), "--state-dir", str(tmp / "state"), "--kubeconfig-out",
-                   str(kubeconfig)], cwd=str(ROOT), log=tmp / "sandbox.log"):
+            SandboxChild(tmp) as sandbox:
         direct = f"http://127.0.0.1:{bport}/api/v1/items"
         wait_http(direct)
-        wait_http(f"http://127.0.0.1:{kport}/version")
-        while not kubeconfig.exists():
-            time.sleep(0.05)
-        kc = yaml.safe_load(kubeconfig.read_text())
-        tokens = {u["name"]: u["user"]["token"] for u in kc["users"]}
+        tokens = sandbox.tokens
         cfg = tmp / "odh.yaml"
         cfg.write_text(yaml.safe_dump({
-            "kubernetes": {"host": f"http://127.0.0.1:{kport}", "allow_plain_http": True,
-                           "token": tokens.get("odh-core", tokens["admin"])},
+            "kubernetes": {"host": sandbox.http_url, "allow_plain_http": True,
+                           "token": sandbox.service_account_token},
             "sandbox": {"mode": "off"}, "plugin_autoload": False,
             "logging": {"access_log": False, "level": "WARNING"},
             "plugins": {"federation": {

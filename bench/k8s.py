@@ -8,7 +8,6 @@ run as separate processes, so the RSS figure is odh-core's alone.
 """
 from __future__ import annotations
 
-import base64
 import json
 import ssl
 import tempfile
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from .common import PYTHON, ROOT, Child, RssSampler, free_port, report, wait_http, wrk
+from .common import (PYTHON, ROOT, Child, RssSampler, SandboxChild, free_port, report,
+                     wait_http, wrk)
 
 RUNS, SECONDS = 3, 4
 NS, OBJ = "alice-project", "bench-k8s-one"
@@ -46,20 +46,10 @@ def stream_size(url: str, token: str) -> tuple[int, float]:
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="odh-bench-k8s-"))
-    kport, kports, oport = free_port(), free_port(), free_port()
-    kubeconfig = tmp / "kubeconfig"
-    with Child([PYTHON, "-m", "odh_core", "sandbox", "--port", str(kport), "--https-port",
-                str(kports), "--state-dir", str(tmp / "state"), "--kubeconfig-out",
-                str(kubeconfig)], cwd=str(ROOT), log=tmp / "sandbox.log"):
-        wait_http(f"http://127.0.0.1:{kport}/version")
-        while not kubeconfig.exists():  # written right after the sockets are bound
-            time.sleep(0.05)
-        kc = yaml.safe_load(kubeconfig.read_text())
-        tokens = {u["name"]: u["user"]["token"] for u in kc["users"]}
-        ca_file = tmp / "ca.crt"
-        ca_file.write_bytes(base64.b64decode(
-            kc["clusters"][0]["cluster"]["certificate-authority-data"]))
-        plain, secure = f"http://127.0.0.1:{kport}", f"https://127.0.0.1:{kports}"
+    oport = free_port()
+    with SandboxChild(tmp) as sandbox:
+        tokens, ca_file = sandbox.tokens, sandbox.ca_file
+        plain, secure = sandbox.http_url, sandbox.https_url
 
         # The objects: one to GET, and a namespace whose list is ~200 MiB.
         call(f"{plain}/api/v1/namespaces/{NS}/configmaps", tokens["alice"], "POST",
