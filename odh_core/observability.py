@@ -136,13 +136,20 @@ access_log = logging.getLogger("odh.access")
 def make_log_function(metrics: Metrics, enabled: bool, finished_hook: Any):
     """Tornado's `log_function`: one access line + the latency histogram, labelled by handler."""
 
+    children: dict[tuple[str, str, str, int], Any] = {}  # per app: label lookups are hot
+
     def log_function(handler: "RequestHandler") -> None:
         duration = handler.request.request_time()
         status = handler.get_status()
         plugin = getattr(handler, "plugin_name", "core")
         name = type(handler).__name__
         method = handler.request.method or "-"
-        metrics.request_duration.labels(plugin, name, method, str(status)).observe(duration)
+        key = (plugin, name, method, status)
+        child = children.get(key)
+        if child is None:
+            child = children[key] = metrics.request_duration.labels(plugin, name, method,
+                                                                    str(status))
+        child.observe(duration)
         if enabled and access_log.isEnabledFor(logging.INFO):
             identity = getattr(handler, "_odh_identity", None)
             level = logging.INFO if status < 500 else logging.WARNING
