@@ -268,11 +268,16 @@ class App:
         # request (a thread hop per proxied call), and in-cluster services must not go through
         # a corporate proxy anyway. Plugins that reach the outside (S3, the HF hub) pass their
         # configured proxy per request. The API server gets a session of its own.
+        # On Pythons before 3.12.8 an SSL transport whose shutdown the peer never completes is
+        # leaked (cpython#118960): aiohttp then aborts such transports itself, and at close.
+        cleanup = bool(getattr(aiohttp.connector, "NEEDS_CLEANUP_CLOSED", False))
         self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0), trust_env=False,
-            auto_decompress=False)
+            connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0,
+                                           enable_cleanup_closed=cleanup),
+            trust_env=False, auto_decompress=False)
         self._kube_session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60),
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60,
+                                           enable_cleanup_closed=cleanup),
             auto_decompress=False)
         try:
             # Inside the try: a refused connection (plain http) must not leak the sessions.
@@ -345,6 +350,9 @@ class App:
             if session is not None:
                 await session.close()
         self._http = self._kube_session = None
+        # aiohttp's documented graceful shutdown: one loop turn lets the transports just
+        # closed run their connection_lost before the loop may go away.
+        await asyncio.sleep(0)
 
     def request_done(self) -> None:
         self.inflight -= 1
