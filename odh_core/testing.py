@@ -227,3 +227,31 @@ def static_identities(mapping: Mapping[str, Identity]) -> tuple[str, type[Plugin
             return ident
 
     return ("static-identities", StaticIdentities)
+
+
+# -- real upstream servers for proxy tests ------------------------------------------------------
+class LoopbackServer:
+    """A Tornado application served on 127.0.0.1:<free port> for a test: a real upstream for
+    proxy, federation or service tests. Use as `async with LoopbackServer(app) as up: up.url`,
+    or call `await up.close()` yourself."""
+
+    def __init__(self, app: Any, **server_kwargs: Any):
+        import socket
+
+        server_kwargs.setdefault("max_body_size", 2**31)
+        self.app = app
+        self.server = HTTPServer(app, **server_kwargs)
+        sockets = bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
+        self.server.add_sockets(sockets)
+        self.port = sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def close(self) -> None:
+        self.server.stop()
+        await self.server.close_all_connections()
+
+    async def __aenter__(self) -> "LoopbackServer":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()

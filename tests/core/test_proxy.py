@@ -6,13 +6,11 @@ import socket
 import aiohttp
 import pytest
 import tornado.web
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 from odh_core import Plugin, ProxyHandler, Route, Upstream, hookimpl
 
 from .conftest import IDENTITIES
-from odh_core.testing import static_identities
+from odh_core.testing import LoopbackServer, static_identities
 
 
 @tornado.web.stream_request_body
@@ -55,13 +53,8 @@ class Echo(tornado.web.RequestHandler):
 
 @pytest.fixture
 async def upstream():
-    app = tornado.web.Application([(r"/(.*)", Echo)])
-    server = HTTPServer(app, max_body_size=2**31)
-    socks = bind_sockets(0, "127.0.0.1")
-    server.add_sockets(socks)
-    yield f"http://127.0.0.1:{socks[0].getsockname()[1]}"
-    server.stop()
-    await server.close_all_connections()
+    async with LoopbackServer(tornado.web.Application([(r"/(.*)", Echo)])) as up:
+        yield up.url
 
 
 class Forward(ProxyHandler):
@@ -168,14 +161,10 @@ class QuietStream(tornado.web.RequestHandler):
 @pytest.fixture
 async def quiet_upstream():
     state = StreamState()
-    app = tornado.web.Application([(r"/stream", QuietStream, {"state": state})])
-    server = HTTPServer(app)
-    socks = bind_sockets(0, "127.0.0.1")
-    server.add_sockets(socks)
-    yield f"http://127.0.0.1:{socks[0].getsockname()[1]}", state
+    up = LoopbackServer(tornado.web.Application([(r"/stream", QuietStream, {"state": state})]))
+    yield up.url, state
     state.closed.set()
-    server.stop()
-    await server.close_all_connections()
+    await up.close()
 
 
 async def test_stream_headers_arrive_before_the_first_chunk(odh_server, quiet_upstream):

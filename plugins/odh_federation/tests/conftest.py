@@ -8,10 +8,10 @@ import socket
 from typing import Any
 
 import pytest
+
+from odh_core.testing import LoopbackServer
 import tornado.web
 import tornado.websocket
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 from odh_core import Identity
 from odh_core.testing import static_identities
@@ -79,19 +79,13 @@ class WsEcho(tornado.websocket.WebSocketHandler):
             await self.write_message(message, binary=isinstance(message, bytes))
 
 
-class Bff:
-    def __init__(self) -> None:
-        self.app = tornado.web.Application([
-            (r"/remoteEntry\.js", RemoteEntry), (r"/chunks/cached\.js", Cached),
-            (r"/blob", Blob), (r"/ws", WsEcho), (r"/(.*)", Echo)])
-        self.server = HTTPServer(self.app, max_body_size=2**31)
-        socks = bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
-        self.server.add_sockets(socks)
-        self.url = f"http://127.0.0.1:{socks[0].getsockname()[1]}"
+class Bff(LoopbackServer):
+    """The package team's BFF: assets, an echo, a blob and a WebSocket echo."""
 
-    async def close(self) -> None:
-        self.server.stop()
-        await self.server.close_all_connections()
+    def __init__(self) -> None:
+        super().__init__(tornado.web.Application([
+            (r"/remoteEntry\.js", RemoteEntry), (r"/chunks/cached\.js", Cached),
+            (r"/blob", Blob), (r"/ws", WsEcho), (r"/(.*)", Echo)]))
 
 
 @pytest.fixture

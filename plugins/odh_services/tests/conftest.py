@@ -5,9 +5,9 @@ import socket
 from typing import Any
 
 import pytest
+
+from odh_core.testing import LoopbackServer
 import tornado.web
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 
 class Recorder:
@@ -54,18 +54,13 @@ class FakePrometheus(tornado.web.RequestHandler):
                 {"metric": {"__name__": "up"}, "value": [1700000000, "1"]}]}})
 
 
-class Upstream:
+class Upstream(LoopbackServer):
+    """A recording upstream: every handler gets the shared `rec`."""
+
     def __init__(self, handlers: list[Any]) -> None:
         self.rec = Recorder()
-        app = tornado.web.Application([(p, h, {"rec": self.rec}) for p, h in handlers])
-        self.server = HTTPServer(app, max_body_size=2**30)
-        socks = bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
-        self.server.add_sockets(socks)
-        self.url = f"http://127.0.0.1:{socks[0].getsockname()[1]}"
-
-    async def close(self) -> None:
-        self.server.stop()
-        await self.server.close_all_connections()
+        super().__init__(tornado.web.Application([(p, h, {"rec": self.rec})
+                                                  for p, h in handlers]), max_body_size=2**30)
 
 
 @pytest.fixture
