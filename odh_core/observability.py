@@ -91,6 +91,10 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Nothing we print uses thread or multiprocessing names; LogRecord looks both up for every
+    # record (the access log writes one per request) unless told not to.
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     # Tornado's own access log would duplicate ours (and print raw URIs).
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
 
