@@ -255,3 +255,26 @@ class LoopbackServer:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+# -- waiting for something that happens elsewhere -----------------------------------------------
+async def eventually(check: Any, what: str = "the condition", timeout: float = 10.0,
+                     interval: float = 0.02) -> Any:
+    """Re-run `check` (sync or async) until it returns something truthy, and return that;
+    fail the test when `timeout` seconds pass first. For state that changes in another task,
+    thread or process (a cache fed by a watch, a server draining): poll with a deadline, never
+    sleep a fixed time and hope."""
+    import asyncio
+    import inspect
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)

@@ -13,14 +13,7 @@ from odh_core.server import serve_sockets
 from odh_core.testing import static_identities
 
 from .conftest import IDENTITIES, ToyPlugin
-
-
-async def wait_for(predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
+from odh_core.testing import eventually as wait_for
 
 
 async def test_sigterm_drains_a_slow_request():

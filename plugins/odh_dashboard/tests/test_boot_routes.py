@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
-import time
 from typing import Any
 
 import pytest
+from odh_core.testing import eventually as wait_for
 
 APPS = "/apis/dashboard.opendatahub.io/v1/namespaces/{ns}/odhapplications"
 QUICKSTARTS = "/apis/console.openshift.io/v1/namespaces/{ns}/odhquickstarts"
@@ -148,16 +148,6 @@ def console_link(admin_kube):
     yield make
     for n in made:
         admin_kube.sync("DELETE", f"{CONSOLE_LINKS}/{n}")
-
-
-async def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def get_json(odh_server, path: str, user: str = "alice") -> Any:

@@ -1,19 +1,11 @@
 """The dashboard's watch-fed cache against the sandbox: resume after a drop, relist on 410."""
 from __future__ import annotations
 
-import asyncio
-import time
 
 from odh_dashboard.informer import Informer
+from odh_core.testing import eventually as wait_until
 
 CONFIGS = "/apis/opendatahub.io/v1alpha/namespaces/{ns}/odhdashboardconfigs"
-
-
-async def wait_until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def support_flag(inf: Informer, ns: str):

@@ -1,11 +1,10 @@
 """/api/status, /api/status/user and /api/config against the sandbox over HTTP."""
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 
 from odh_dashboard.defaults import FLAGS_FALSE, FLAGS_TRUE, OTHER_SPEC
+from odh_core.testing import eventually as wait_for
 
 CONFIG_OBJ = "/apis/opendatahub.io/v1alpha/namespaces/{ns}/odhdashboardconfigs/odh-dashboard-config"
 
@@ -83,16 +82,6 @@ def config_reads(sandbox_kube, ns: str) -> int:
     return sum(1 for m, p, q in sandbox_kube.requests.snapshot()
                if m == "GET" and f"/namespaces/{ns}/odhdashboardconfigs" in p
                and "watch=" not in q)
-
-
-async def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_change_in_the_cluster_shows_without_api_calls_per_request(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from typing import Any
 
 import pytest
+from odh_core.testing import eventually as poll
 
 APPS = "/apis/dashboard.opendatahub.io/v1/namespaces/{ns}/odhapplications"
 DOCS = "/apis/dashboard.opendatahub.io/v1/namespaces/{ns}/odhdocuments"
@@ -56,16 +56,6 @@ def seeded(admin_kube: Any, dash_ns: str) -> str:
         status, body = admin_kube.sync("POST", path.format(ns=dash_ns), obj)
         assert status == 201, body
     return dash_ns
-
-
-async def poll(check: Any, what: str, deadline: float = 10.0) -> Any:
-    end = time.monotonic() + deadline
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_remove_component(odh_server: Any, admin_kube: Any, seeded: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from typing import Any
+from odh_core.testing import eventually as poll
 
 ACCOUNTS = "/apis/nim.opendatahub.io/v1/namespaces/{ns}/accounts"
 SECRETS = "/api/v1/namespaces/{ns}/secrets"
@@ -17,16 +17,6 @@ STATE_KEYS = {"isInstalled", "isEnabled", "variablesValidationStatus",
 
 async def admin(admin_kube: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     return await asyncio.to_thread(admin_kube.sync, method, path, body)
-
-
-async def poll(check: Any, what: str, deadline: float = 10.0) -> Any:
-    end = time.monotonic() + deadline
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_enable_serve_disable(odh_server: Any, admin_kube: Any, dash_ns: str) -> None:

@@ -1,25 +1,12 @@
 """Federation resilience and configuration: breaker, retries, reload without restart, refusals."""
-import asyncio
 import json
 import os
-import time
 
 import pytest
 
 from odh_core import Plugin, BaseHandler, Route, hookimpl
 from odh_core.testing import build_settings, start_server, static_identities
-
-
-async def poll(check, timeout: float = 10.0):
-    """Re-run `check` (async, returns truthy when done) until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached before the deadline")
-        await asyncio.sleep(0.05)
+from odh_core.testing import eventually as poll
 
 
 class TestBreaker:

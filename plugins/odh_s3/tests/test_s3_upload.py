@@ -5,11 +5,10 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
-import time
 from typing import Any, AsyncIterator
 
 import aiohttp
+from odh_core.testing import eventually as wait_for
 
 MiB = 1024 * 1024
 BOUNDARY = "----odhtestboundary7MA4YWxkTrZu0gW"
@@ -53,13 +52,6 @@ async def sse_events(odh_server: Any, key: str, user: str, out: list[dict[str, A
                     connected.set()
                 elif text.startswith("data: "):
                     out.append(json.loads(text[6:]))
-
-
-async def wait_for(predicate: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_64_mib_upload_is_byte_exact_with_ordered_progress(
