@@ -10,10 +10,10 @@ from tornado.netutil import bind_sockets
 
 from odh_core.config import validate_settings
 from odh_core.server import serve_sockets
+from odh_core.testing import eventually as wait_for
 from odh_core.testing import static_identities
 
 from .conftest import IDENTITIES, ToyPlugin
-from odh_core.testing import eventually as wait_for
 
 
 async def test_sigterm_drains_a_slow_request():

@@ -120,14 +120,7 @@ class Store:
         meta.setdefault("creationTimestamp", now_rfc3339())
         if rt.has_generation:
             meta["generation"] = 1
-        rv = self._next_rv()
-        meta["resourceVersion"] = str(rv)
-        ns = meta.get("namespace", "") if rt.namespaced else ""
-        self._objects.setdefault(rt.key, {}).setdefault(ns, {})[meta["name"]] = obj
-        if rt.key == CRD_KEY:
-            self._crd_changed(obj)
-        self._emit(Event("ADDED", rv, rt.key, obj, None))
-        return obj
+        return self._put(rt, obj, "ADDED", None)
 
     def update(self, rt: ResourceType, obj: dict[str, Any],
                old: dict[str, Any]) -> dict[str, Any]:
@@ -137,13 +130,19 @@ class Store:
                       {k: v for k, v in old.items() if k not in ("metadata", "status")}
             gen = old["metadata"].get("generation", 1)
             meta["generation"] = gen + 1 if changed else gen
+        return self._put(rt, obj, "MODIFIED", old)
+
+    def _put(self, rt: ResourceType, obj: dict[str, Any], kind: str,
+             old: dict[str, Any] | None) -> dict[str, Any]:
+        """Stamp a new resourceVersion, store the object and tell the watchers."""
+        meta = obj["metadata"]
         rv = self._next_rv()
         meta["resourceVersion"] = str(rv)
         ns = meta.get("namespace", "") if rt.namespaced else ""
         self._objects.setdefault(rt.key, {}).setdefault(ns, {})[meta["name"]] = obj
         if rt.key == CRD_KEY:
             self._crd_changed(obj)
-        self._emit(Event("MODIFIED", rv, rt.key, obj, old))
+        self._emit(Event(kind, rv, rt.key, obj, old))
         return obj
 
     def delete(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
