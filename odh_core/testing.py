@@ -17,7 +17,11 @@ Override `odh_plugins`, `odh_extra_plugins` or `odh_config` in your conftest or 
 """
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json as jsonlib
+import socket
+import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence
 
@@ -236,8 +240,6 @@ class LoopbackServer:
     or call `await up.close()` yourself."""
 
     def __init__(self, app: Any, **server_kwargs: Any):
-        import socket
-
         server_kwargs.setdefault("max_body_size", 2**31)
         self.app = app
         self.server = HTTPServer(app, **server_kwargs)
@@ -264,10 +266,6 @@ async def eventually(check: Any, what: str = "the condition", timeout: float = 1
     fail the test when `timeout` seconds pass first. For state that changes in another task,
     thread or process (a cache fed by a watch, a server draining): poll with a deadline, never
     sleep a fixed time and hope."""
-    import asyncio
-    import inspect
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -278,3 +276,57 @@ async def eventually(check: Any, what: str = "the condition", timeout: float = 1
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+class RawUpstream:
+    """A raw TCP upstream whose misbehaviour a test switches: "hang" (accept, never answer),
+    "reset" (read the request, then RST), "ok" (200 with the connection count as body);
+    `resets_left = n` resets the next n requests. Counts connections. For retry and breaker
+    tests, where a well-behaved HTTP server cannot fail the way networks do."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.resets_left = 0
+        self.connections = 0
+        self.server: asyncio.base_events.Server | None = None
+        self._held: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> "RawUpstream":
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            return
+        if self.mode == "hang":
+            self._held.append(writer)
+            return
+        if self.mode == "reset" or self.resets_left > 0:
+            self.resets_left -= 1
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+            writer.transport.abort()
+            return
+        body = str(self.connections).encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                     % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    async def __aenter__(self) -> "RawUpstream":
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        for w in self._held:
+            w.transport.abort()
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()

@@ -1,14 +1,12 @@
 """Circuit breaker, retry policy, targets and the resilient proxy handler."""
-import asyncio
 import re
-import socket
 
 import aiohttp
 import pytest
 
 from odh_core import (CircuitBreaker, HeaderPolicy, Plugin, ResilientProxyHandler, RetryPolicy,
                       Route, Target, TargetRegistry, TargetSettings, hookimpl, service_url)
-from odh_core.testing import static_identities
+from odh_core.testing import RawUpstream, static_identities
 
 from .conftest import IDENTITIES
 
@@ -106,43 +104,6 @@ def test_registry_keeps_a_target_and_its_breaker_while_unchanged():
 
 
 # -- the handler against real upstreams ---------------------------------------------------------
-class ResettingUpstream:
-    """Raw TCP server: resets the first `resets` connections after reading a request, then
-    answers 200 with the number of connections it saw."""
-
-    def __init__(self, resets: int):
-        self.resets = resets
-        self.connections = 0
-        self.server: asyncio.base_events.Server | None = None
-
-    async def start(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-            return
-        if self.connections <= self.resets:
-            sock = writer.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            writer.transport.abort()
-            return
-        body = str(self.connections).encode()
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-                     % (len(body), body))
-        await writer.drain()
-        writer.close()
-
-    async def stop(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-
-
 class Forward(ResilientProxyHandler):
     async def resolve(self):
         return self.plugin.target, self.path_args[0]
@@ -163,8 +124,9 @@ def odh_extra_plugins():
 
 async def test_get_is_retried_on_reset_and_post_is_not(odh_server):
     # Two resets: aiohttp itself retries an idempotent request once; ours does the rest.
-    up = ResettingUpstream(resets=2)
-    url = await up.start()
+    up = RawUpstream()
+    up.resets_left = 2
+    url = (await up.start()).url
     try:
         reg = TargetRegistry(odh_server.app.metrics.for_plugin("rfwd"))
         plugin = odh_server.app.plugin("rfwd")
@@ -175,7 +137,7 @@ async def test_get_is_retried_on_reset_and_post_is_not(odh_server):
         metrics = (await odh_server.fetch("/metrics")).text
         retried = re.search(r'odh_rfwd_upstream_retries_total\{target="t"\} (\S+)', metrics)
         assert retried and float(retried.group(1)) >= 1
-        up.connections, up.resets = 0, 1
+        up.connections, up.resets_left = 0, 1
         resp = await odh_server.fetch("/rfwd/x", "POST", token="t-alice", body=b"")
         assert resp.status == 502 and up.connections == 1
     finally:
@@ -183,8 +145,9 @@ async def test_get_is_retried_on_reset_and_post_is_not(odh_server):
 
 
 async def test_open_breaker_answers_503_without_calling(odh_server):
-    up = ResettingUpstream(resets=10**6)
-    url = await up.start()
+    up = RawUpstream()
+    up.mode = "reset"
+    url = (await up.start()).url
     try:
         reg = TargetRegistry(odh_server.app.metrics.for_plugin("rfwd"))
         plugin = odh_server.app.plugin("rfwd")
@@ -205,13 +168,14 @@ async def test_open_breaker_answers_503_without_calling(odh_server):
 
 
 async def test_target_fetch_retries_and_reads(odh_server):
-    up = ResettingUpstream(resets=2)
-    url = await up.start()
+    up = RawUpstream()
+    up.resets_left = 2
+    url = (await up.start()).url
     try:
         t = Target("f", url, settings=TargetSettings(retry=RetryPolicy(backoff=0.001)))
         status, _, body = await t.fetch(odh_server.app.http, "GET", "/x")
         assert (status, body) == (200, b"3")
-        up.connections, up.resets = 0, 1
+        up.connections, up.resets_left = 0, 1
         with pytest.raises(aiohttp.ClientError):
             await t.fetch(odh_server.app.http, "POST", "/x", data=b"q")
     finally:

@@ -2,14 +2,12 @@
 that hang or reset connections."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import socket
 from typing import Any
 
 import pytest
 
-from odh_core.testing import LoopbackServer
+from odh_core.testing import LoopbackServer, RawUpstream
 import tornado.web
 import tornado.websocket
 
@@ -93,52 +91,6 @@ async def bff():
     server = Bff()
     yield server
     await server.close()
-
-
-class RawUpstream:
-    """A TCP server whose behaviour a test switches: "hang" (accept, never answer), "reset"
-    (read the request, then RST), "ok" (200 with the connection count). Counts connections."""
-
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.resets_left = 0
-        self.connections = 0
-        self.server: asyncio.base_events.Server | None = None
-        self._held: list[asyncio.StreamWriter] = []
-
-    async def start(self) -> "RawUpstream":
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-            return
-        if self.mode == "hang":
-            self._held.append(writer)
-            return
-        if self.mode == "reset" or self.resets_left > 0:
-            self.resets_left -= 1
-            sock = writer.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
-            writer.transport.abort()
-            return
-        body = str(self.connections).encode()
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-                     % (len(body), body))
-        await writer.drain()
-        writer.close()
-
-    async def stop(self) -> None:
-        for w in self._held:
-            w.transport.abort()
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
 
 
 @pytest.fixture
