@@ -211,19 +211,21 @@ class App:
         return allowed
 
     def _request_finished(self, handler: Any, duration: float) -> None:
+        if not self._impls["request_finished"]:
+            return
+        args = {"handler": handler, "duration": duration}
         for impl in self._impls["request_finished"]:
             try:
-                impl.function(**{a: {"handler": handler, "duration": duration}[a]
-                                 for a in impl.argnames})
+                impl.function(**{a: args[a] for a in impl.argnames})
             except Exception:
                 self.metrics.hook_errors.labels(impl.plugin_name, "request_finished").inc()
                 log.exception("request_finished hook of %s failed", impl.plugin_name)
 
     def exception_body(self, handler: Any, exc: BaseException) -> dict[str, Any] | None:
+        args = {"handler": handler, "exc": exc}
         for impl in self._impls["handle_exception"]:
             try:
-                result = impl.function(**{a: {"handler": handler, "exc": exc}[a]
-                                          for a in impl.argnames})
+                result = impl.function(**{a: args[a] for a in impl.argnames})
             except Exception:
                 self.metrics.hook_errors.labels(impl.plugin_name, "handle_exception").inc()
                 log.exception("handle_exception hook of %s failed", impl.plugin_name)
