@@ -131,7 +131,7 @@ class RssSampler:
 
 def wrk(url: str, *, seconds: float = 5, connections: int = 32, threads: int = 1,
         headers: dict | None = None) -> dict[str, float]:
-    """Run wrk (Debian package `wrk`); returns requests/s and p50/p99 latency in ms."""
+    """Run wrk (Debian package `wrk`); returns requests/s, requests, p50/p99 latency in ms."""
     exe = shutil.which("wrk")
     if exe is None:
         raise RuntimeError("wrk is not installed: apt-get install -y wrk")
@@ -140,11 +140,13 @@ def wrk(url: str, *, seconds: float = 5, connections: int = 32, threads: int = 1
         args += ["-H", f"{k}: {v}"]
     out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     lat = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"\s(50|99)%\s+([\d.]+\w+)", out)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"{errors.group(1)} error responses from {url}")
-    return {"rps": rps, "p50_ms": lat.get("50", 0.0), "p99_ms": lat.get("99", 0.0)}
+    return {"rps": rps, "requests": total, "p50_ms": lat.get("50", 0.0),
+            "p99_ms": lat.get("99", 0.0)}
 
 
 def _ms(text: str) -> float:
