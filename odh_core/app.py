@@ -191,7 +191,8 @@ class App:
 
     async def identify(self, handler: Any) -> Identity | None:
         for impl in self._impls["identify_request"]:
-            result = impl.function(**{a: handler for a in impl.argnames})
+            # The hook's one argument is the handler; an implementation may take none.
+            result = impl.function(handler) if impl.argnames else impl.function()
             if inspect.isawaitable(result):
                 result = await result
             if result is not None:

@@ -1,16 +1,19 @@
 """Logging (JSON or text, request id, redaction), the app-owned metrics registry, access log."""
 from __future__ import annotations
 
+import asyncio
 import contextvars
-import json
 import logging
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from .jsonwire import dumps
 from .redact import redact_text, redact_uri
+from .timefmt import UtcStamp
 
 if TYPE_CHECKING:  # pragma: no cover
     from tornado.web import RequestHandler
@@ -34,39 +37,44 @@ class RedactingFormatterMixin:
 
 class JsonFormatter(RedactingFormatterMixin, logging.Formatter):
     converter = time.gmtime  # the "Z" in the timestamp means UTC, whatever TZ says
-    _second: int = -1
-    _second_text: str = ""
 
-    def _timestamp(self, record: logging.LogRecord) -> str:
-        # One strftime per second, not per line: the access log writes thousands a second.
-        second = int(record.created)
-        if second != self._second:
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._second_text}.{int(record.msecs):03d}Z"
+    def __init__(self) -> None:
+        super().__init__()
+        self._timestamp = UtcStamp()
+
+    def access_line(self, created: float, level: int, msg: str, request_id: str,
+                    fields: dict[str, Any]) -> str:
+        """An access line: its message and fields are known and already redacted."""
+        out: dict[str, Any] = {"ts": self._timestamp(created),
+                               "level": logging.getLevelName(level).lower(),
+                               "logger": "odh.access", "msg": msg, "pid": os.getpid()}
+        if request_id:
+            out["requestId"] = request_id
+        out.update(fields)
+        return dumps(out)
 
     def format(self, record: logging.LogRecord) -> str:
+        rid = getattr(record, "request_id", None) or request_id_var.get()
+        fields = getattr(record, "odh_fields", None)
+        if fields is not None:
+            return self.access_line(record.created, record.levelno, record.getMessage(), rid,
+                                    fields)
         out: dict[str, Any] = {
-            "ts": self._timestamp(record),
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": self.render_message(record),
             "pid": record.process,  # which worker, with --workers N
         }
-        rid = getattr(record, "request_id", None) or request_id_var.get()
         if rid:
             out["requestId"] = rid
-        fields = getattr(record, "odh_fields", None)
-        if fields is not None:  # an access line: its fields are known and already safe
-            out.update(fields)
-            return json.dumps(out, default=str)
         safe = record.name in PRE_REDACTED
         for key, value in vars(record).items():
             if key not in _STD_ATTRS and key not in out and key != "request_id":
                 out[key] = redact_text(value) if isinstance(value, str) and not safe else value
         if record.exc_info:
             out["exc"] = redact_text(self.formatException(record.exc_info))
-        return json.dumps(out, default=str)
+        return dumps(out)
 
 
 class TextFormatter(RedactingFormatterMixin, logging.Formatter):
@@ -79,15 +87,80 @@ class TextFormatter(RedactingFormatterMixin, logging.Formatter):
         return line
 
 
+class OdhStreamHandler(logging.StreamHandler):
+    """The handler `configure_logging` installs.
+
+    Access lines come through `write_batched` and are written once per event-loop turn (a
+    write and a flush per request was a system call per request); any other record, a flush
+    or a loop that went away first writes what is pending, so lines keep their order and
+    `logging.shutdown` at exit loses none.
+    """
+
+    terminator = "\n"
+    max_pending = 512
+
+    def __init__(self, stream: Any):
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
+
+    def write_batched(self, line: str) -> None:
+        self.acquire()
+        try:
+            self._pending.append(line)
+            scheduled = self._scheduled_on
+            if scheduled is not None and not scheduled.is_closed() and (
+                    len(self._pending) < self.max_pending):
+                return
+            try:
+                loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is None or scheduled is not None:
+                self._write_pending()  # no loop to wait for, or too much pending already
+            if loop is not None and self._scheduled_on is None:
+                loop.call_soon(self._flush_pending)
+                self._scheduled_on = loop
+        finally:
+            self.release()
+
+    def _write_pending(self) -> None:
+        # Called with the lock held.
+        self._scheduled_on = None
+        if self._pending:
+            lines, self._pending = self._pending, []
+            try:
+                self.stream.write("\n".join(lines) + "\n")
+                self.stream.flush()
+            except Exception:  # as StreamHandler.emit: a broken stream must not break serving
+                if logging.raiseExceptions:
+                    sys.stderr.write(f"odh-core: {len(lines)} log lines lost: stream failed\n")
+
+    def _flush_pending(self) -> None:
+        self.acquire()
+        try:
+            self._write_pending()
+        finally:
+            self.release()
+
+    def flush(self) -> None:
+        self._flush_pending()
+        super().flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._pending:
+            self.flush()  # keep the order lines were logged in
+        super().emit(record)
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None) -> None:
     """Install one handler on the root logger (idempotent: replaces the one we installed)."""
     stream = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not getattr(stream, "isatty", lambda: False)())
-    handler = logging.StreamHandler(stream)
+    handler = OdhStreamHandler(stream)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
-    handler._odh = True  # type: ignore[attr-defined]
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_odh", False)]:
+    for old in [h for h in root.handlers if isinstance(h, OdhStreamHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
@@ -141,6 +214,34 @@ class PluginMetrics:
 access_log = logging.getLogger("odh.access")
 
 
+def direct_access_handler(level: int) -> "OdhStreamHandler | None":
+    """The handler an access line can be handed to directly, or None.
+
+    One access line per request made the logging machinery (LogRecord, the logger hierarchy,
+    locks, formatter dispatch, a write and flush) the largest cost of a trivial request. When
+    the only handler that would see the line is the JSON handler `configure_logging`
+    installed, with no filter on the way, the line is formatted here and batched by that
+    handler. Anything else (pytest's caplog, an operator's extra handler or filter, the text
+    format) takes the normal path.
+    """
+    if access_log.filters or access_log.disabled:
+        return None
+    found = None
+    logger: Any = access_log
+    while logger is not None:
+        for h in logger.handlers:
+            if found is not None or type(h) is not OdhStreamHandler:
+                return None
+            found = h
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    if (found is None or found.filters or level < found.level
+            or type(found.formatter) is not JsonFormatter):
+        return None
+    return found
+
+
 def make_log_function(metrics: Metrics, enabled: bool, finished_hook: Any):
     """Tornado's `log_function`: one access line + the latency histogram, labelled by handler."""
 
@@ -158,20 +259,24 @@ def make_log_function(metrics: Metrics, enabled: bool, finished_hook: Any):
             child = children[key] = metrics.request_duration.labels(plugin, name, method,
                                                                     str(status))
         child.observe(duration)
-        if enabled and access_log.isEnabledFor(logging.INFO):
+        level = logging.INFO if status < 500 else logging.WARNING
+        if enabled and access_log.isEnabledFor(level):
             identity = getattr(handler, "_odh_identity", None)
-            level = logging.INFO if status < 500 else logging.WARNING
             ms = duration * 1000
-            # Built by hand (no caller lookup, no `extra` checks): one of these per request.
-            record = access_log.makeRecord(
-                "odh.access", level, "", 0, "%s %s %d %.1fms",
-                (method, redact_uri(handler.request.uri or ""), status, ms), None)
-            record.request_id = getattr(handler, "request_id", "")
-            record.odh_fields = {
-                "status": status, "method": method, "duration_ms": round(ms, 2),
-                "user": identity.username if identity else None, "plugin": plugin,
-                "handler": name, "remote": handler.request.remote_ip}
-            access_log.handle(record)
+            msg = f"{method} {redact_uri(handler.request.uri or '')} {status} {ms:.1f}ms"
+            request_id = getattr(handler, "request_id", "")
+            fields = {"status": status, "method": method, "duration_ms": round(ms, 2),
+                      "user": identity.username if identity else None, "plugin": plugin,
+                      "handler": name, "remote": handler.request.remote_ip}
+            direct = direct_access_handler(level)
+            if direct is not None:
+                direct.write_batched(direct.formatter.access_line(  # type: ignore[union-attr]
+                    time.time(), level, msg, request_id, fields))
+            else:  # built by hand all the same: no caller lookup, no `extra` checks
+                record = access_log.makeRecord("odh.access", level, "", 0, msg, None, None)
+                record.request_id = request_id
+                record.odh_fields = fields
+                access_log.handle(record)
         finished_hook(handler, duration)
 
     return log_function

@@ -1,10 +1,11 @@
 """Server-sent events for progress streams (uploads, imports)."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tornado.iostream import StreamClosedError
+
+from .jsonwire import dumps
 
 
 class EventStream:
@@ -24,7 +25,7 @@ class EventStream:
     async def send(self, data: Any, event: str | None = None, id: str | None = None) -> bool:
         if self.closed:
             return False
-        payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+        payload = data if isinstance(data, str) else dumps(data)
         lines = [f"event: {event}"] if event else []
         if id is not None:
             lines.append(f"id: {id}")

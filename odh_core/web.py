@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import os
-from datetime import datetime, timezone
+import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlparse
 
@@ -23,7 +23,9 @@ import tornado.websocket
 
 from .auth import Identity, token_from_headers, token_from_subprotocols
 from .errors import ApiError, reason_phrase
+from .jsonwire import dumpb
 from .observability import request_id_var
+from .timefmt import UtcStamp
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import App
@@ -63,8 +65,12 @@ def requires(action: str, **resource: Any) -> Callable[[F], F]:
     return decorate
 
 
+_stamp = UtcStamp()  # a pure function of the clock, memoised per second: no app state
+
+
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now, as the `timestamp` of response envelopes: `2026-11-22T22:05:00.123Z`."""
+    return _stamp(time.time())
 
 
 def is_anonymous(handler: Any, method: str) -> bool:
@@ -184,7 +190,8 @@ class BaseHandler(_OdhMixin, tornado.web.RequestHandler):
         super().__init__(application, request, **kwargs)
 
     def set_default_headers(self) -> None:
-        self.set_header("X-Request-Id", getattr(self, "request_id", ""))
+        # request_id matched _REQUEST_ID or is hex: no need for set_header's value checks.
+        self._headers["X-Request-Id"] = getattr(self, "request_id", "")
         self.odh.apply_default_headers(self)
 
     async def prepare(self) -> None:
@@ -223,7 +230,7 @@ class BaseHandler(_OdhMixin, tornado.web.RequestHandler):
         if status is not None:
             self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(data, separators=(",", ":"), default=str))
+        self.finish(dumpb(data))
 
     def ok(self, data: Any, status: int = 200) -> None:
         """The envelope of routes new in odh-core: `{success:true, data, timestamp}`."""
@@ -258,7 +265,7 @@ class BaseHandler(_OdhMixin, tornado.web.RequestHandler):
         if self._finished:  # pragma: no cover - tornado guards this already
             return
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(body, default=str))
+        self.finish(dumpb(body))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, ApiError):
@@ -285,7 +292,8 @@ class BaseWebSocketHandler(_OdhMixin, tornado.websocket.WebSocketHandler):
         super().__init__(application, request, **kwargs)
 
     def set_default_headers(self) -> None:
-        self.set_header("X-Request-Id", getattr(self, "request_id", ""))
+        # request_id matched _REQUEST_ID or is hex: no need for set_header's value checks.
+        self._headers["X-Request-Id"] = getattr(self, "request_id", "")
 
     def request_token(self) -> str | None:
         return token_from_headers(self.request.headers, self.odh.settings.auth.token_headers) \
@@ -304,9 +312,9 @@ class BaseWebSocketHandler(_OdhMixin, tornado.websocket.WebSocketHandler):
         for name, value in exc.headers.items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.write(json.dumps({"success": False, "error": exc.error, "message": exc.message,
-                               "statusCode": exc.status, "timestamp": utc_now(),
-                               "requestId": self.request_id}))
+        self.write(dumpb({"success": False, "error": exc.error, "message": exc.message,
+                          "statusCode": exc.status, "timestamp": utc_now(),
+                          "requestId": self.request_id}))
 
     def check_origin(self, origin: str) -> bool:
         """Same origin (host, or the auth proxy's X-Forwarded-Host), or an allowed origin."""

@@ -24,6 +24,9 @@ class CoreAuthPlugin(Plugin):
         self.identities: TTLCache[Identity] = TTLCache(auth.cache_ttl, auth.cache_size)
         self.rejected: TTLCache[str] = TTLCache(auth.negative_cache_ttl, auth.cache_size)
         self.admins: TTLCache[bool] = TTLCache(auth.cache_ttl, auth.cache_size)
+        # token -> its sha256, the cache key: hashing was a measurable share of a trivial
+        # request. Bounded like the caches; the identity cache holds these tokens anyway.
+        self._token_keys: dict[str, str] = {}
         self.reviews = ctx.metrics.counter(
             "odh_auth_reviews_total", "Reviews sent to the API server (cache misses).",
             ["kind", "result"])
@@ -61,7 +64,13 @@ class CoreAuthPlugin(Plugin):
 
     async def validate(self, token: str, cluster: str = "default") -> Identity:
         kube = self.ctx.app.kube_for(cluster)  # 404 for an unknown cluster, before any call
-        key = token_hash(token) if cluster == "default" else f"{cluster}:{token_hash(token)}"
+        key = self._token_keys.get(token)
+        if key is None:
+            if len(self._token_keys) >= self.auth.cache_size:
+                self._token_keys.clear()
+            key = self._token_keys[token] = token_hash(token)
+        if cluster != "default":
+            key = f"{cluster}:{key}"
         if self.rejected.get(key):
             raise ApiError(401, "the cluster rejected this token")
         try:
