@@ -38,11 +38,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
-from aiobotocore.session import AioSession
-
 from odh_core import ApiError
 
-from .connection import S3Connection
+from .connection import S3Connection, new_session
 from .multipart import DEFAULT_IN_FLIGHT, MultipartWriter
 from .transfers import TransferLimiter
 
@@ -89,7 +87,7 @@ class S3Access:
     def __init__(self, conn: S3Connection, max_transfers: int, *,
                  parts_in_flight: int = DEFAULT_IN_FLIGHT, part_size: int | None = None):
         self._conn = conn
-        self._session = AioSession()
+        self._session: Any = None  # made with the first client (see connection.py)
         self._gen: _Generation | None = None
         self._retired: list[_Generation] = []
         self._numbers = itertools.count(1)
@@ -135,6 +133,8 @@ class S3Access:
             return True
 
     async def _open(self, conn: S3Connection) -> _Generation:
+        if self._session is None:
+            self._session = await new_session()
         stack = AsyncExitStack()
         client = await stack.enter_async_context(
             self._session.create_client("s3", **conn.client_kwargs()))

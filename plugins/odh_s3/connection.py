@@ -1,12 +1,20 @@
-"""The S3 connection settings and how to open an aiobotocore client from them."""
+"""The S3 connection settings and how to open an aiobotocore client from them.
+
+aiobotocore and botocore.config take ~200 ms to import, a sixth of a server start: they are
+imported when the first client is made (`new_session`, in a worker thread so the event loop
+keeps serving), and a server whose S3 is not configured yet never imports them.
+"""
 from __future__ import annotations
 
+import asyncio
+import importlib
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from botocore.config import Config as BotoConfig
+if TYPE_CHECKING:  # pragma: no cover
+    from botocore.config import Config as BotoConfig
 
 # Parts in flight per transfer times concurrent transfers, plus listing/head calls: the pool
 # must not be the bottleneck, and an idle pooled socket costs next to nothing.
@@ -48,7 +56,9 @@ class S3Connection:
             return None
         return proxies
 
-    def boto_config(self) -> BotoConfig:
+    def boto_config(self) -> "BotoConfig":
+        from botocore.config import Config as BotoConfig  # see the module docstring
+
         return BotoConfig(
             s3={"addressing_style": self.addressing_style},
             max_pool_connections=self.max_pool_connections,
@@ -104,3 +114,9 @@ def env_connection(environ: Any = None) -> S3Connection:
         no_proxy=env.get("NO_PROXY") or env.get("no_proxy") or "",
         ca_bundle=env.get("AWS_CA_BUNDLE") or None,
     )
+
+
+async def new_session() -> Any:
+    """A new aiobotocore session, its modules imported off the event loop on first use."""
+    module = await asyncio.to_thread(importlib.import_module, "aiobotocore.session")
+    return module.AioSession()

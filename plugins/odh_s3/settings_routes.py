@@ -11,13 +11,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiobotocore.session import AioSession
 
 from odh_core import ApiError, requires
 
 from .base import S3Handler
 from .codec import bucket_name_problem
-from .connection import S3Connection
+from .connection import S3Connection, new_session
 from .errors import s3_api_error
 from .settings import DISCLAIMER_STATES, MASK
 
@@ -112,7 +111,7 @@ class TestS3Handler(_SettingsHandler):
             raise ApiError(400, "no S3 endpoint or credentials to test")
         kwargs = conn.with_(max_pool_connections=2).client_kwargs()
         try:
-            async with AioSession().create_client("s3", **kwargs) as client:
+            async with (await new_session()).create_client("s3", **kwargs) as client:
                 try:
                     await client.list_buckets()
                 except Exception as exc:

@@ -8,15 +8,14 @@ an abort request aborts the multipart upload: no partial object and no open uplo
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import time
+from types import ModuleType
 from typing import Any
 
 import tornado.web
-from streaming_form_data import StreamingFormDataParser
-from streaming_form_data.parser import ParseFailedException
-from streaming_form_data.targets import BaseTarget
 from tornado.iostream import StreamClosedError
 
 from odh_core import ApiError, EventStream
@@ -30,26 +29,9 @@ log = logging.getLogger("odh.plugin.s3.upload")
 KEEPALIVE_S = 15.0
 
 
-class _FileTarget(BaseTarget):
-    """The `file` part: bytes go to the handler's writer (created when the part starts)."""
-
-    def __init__(self, handler: "UploadHandler"):
-        super().__init__()
-        self.handler = handler
-        self.parts = 0
-        self.done = False
-
-    async def on_start_async(self) -> None:
-        self.parts += 1
-        if self.parts > 1:
-            raise ApiError(400, "send exactly one file part named 'file'")
-        self.handler.open_writer(self.multipart_content_type)
-
-    async def on_data_received_async(self, chunk: bytes) -> None:
-        await self.handler.writer.write(chunk)  # type: ignore[union-attr]
-
-    async def on_finish_async(self) -> None:
-        self.done = True
+async def formdata() -> ModuleType:
+    """The form-data module (see formdata.py), imported in a worker thread the first time."""
+    return await asyncio.to_thread(importlib.import_module, ".formdata", __package__)
 
 
 class _ClientGone(Exception):
@@ -70,6 +52,7 @@ class UploadHandler(S3Handler):
     _slot: Any = None
     _transfer: Any = None
     _fail_task: "asyncio.Task[None] | None" = None
+    _formdata: ModuleType | None = None
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -90,11 +73,12 @@ class UploadHandler(S3Handler):
             raise ApiError(413, f"uploads are limited to {cfg.max_upload_size} bytes")
         access = self.access  # 503 when S3 is not configured
         await self.acquire_stream("upload")  # per-user open-stream limit (429)
+        fd = self._formdata = await formdata()
         try:
-            self.parser = StreamingFormDataParser(headers=self.request.headers)
-        except (ParseFailedException, ValueError) as exc:
+            self.parser = fd.StreamingFormDataParser(headers=self.request.headers)
+        except (fd.ParseFailedException, ValueError) as exc:
             raise ApiError(400, f"bad multipart/form-data headers: {exc}") from None
-        self.target = _FileTarget(self)
+        self.target = fd.FileTarget(self)
         self.parser.register("file", self.target)
         user = self.identity.username
         # Register before waiting for a slot: the progress stream and aborts see it at once.
@@ -174,7 +158,7 @@ class UploadHandler(S3Handler):
             err = ApiError(409, "the upload was aborted", error="UploadAborted")
         elif isinstance(exc, UploadTooLarge):
             err = ApiError(413, str(exc), error="TooLarge")
-        elif isinstance(exc, ParseFailedException):
+        elif self._formdata is not None and isinstance(exc, self._formdata.ParseFailedException):
             err = ApiError(400, "the multipart/form-data body is malformed",
                            error="BadMultipart")
         else:
