@@ -171,9 +171,6 @@ class App:
             cookie_secret=self.cookie_secret, xsrf_cookies=False, compress_response=False,
             autoreload=False, serve_traceback=False)
 
-    def apply_default_headers(self, handler: tornado.web.RequestHandler) -> None:
-        self.http_policy.apply(handler)
-
     # -- hooks --------------------------------------------------------------------------------
     async def call_hook(self, name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation (awaiting async ones) in pluggy's order; collect results."""
@@ -217,7 +214,10 @@ class App:
         args = {"handler": handler, "duration": duration}
         for impl in self._impls["request_finished"]:
             try:
-                impl.function(**{a: args[a] for a in impl.argnames})
+                if impl.argnames == ("handler",):  # the common case, without a dict per call
+                    impl.function(handler)
+                else:
+                    impl.function(**{a: args[a] for a in impl.argnames})
             except Exception:
                 self.metrics.hook_errors.labels(impl.plugin_name, "request_finished").inc()
                 log.exception("request_finished hook of %s failed", impl.plugin_name)

@@ -192,7 +192,7 @@ class BaseHandler(_OdhMixin, tornado.web.RequestHandler):
     def set_default_headers(self) -> None:
         # request_id matched _REQUEST_ID or is hex: no need for set_header's value checks.
         self._headers["X-Request-Id"] = getattr(self, "request_id", "")
-        self.odh.apply_default_headers(self)
+        self.odh.http_policy.apply(self)
 
     async def prepare(self) -> None:
         self.odh.inflight += 1
