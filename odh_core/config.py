@@ -85,7 +85,9 @@ class LoggingConfig(_Model):
     level: str = Field("INFO", description="Root log level (env LOG_LEVEL).")
     format: Literal["auto", "json", "text"] = Field(
         "auto", description="json, text, or auto (text on a terminal, else json).")
-    access_log: bool = Field(True, description="One line per request on logger odh.access.")
+    access_log: bool = Field(True, description=(
+        "One line per request on logger odh.access; in json format they are written in "
+        "batches, once per event-loop turn."))
 
 
 class AdminReview(_Model):
