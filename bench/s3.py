@@ -88,16 +88,14 @@ async def upload_direct(client: Any, bucket: str, key: str, size: int) -> float:
     return time.perf_counter() - start
 
 
-async def download_direct(client: Any, bucket: str, key: str) -> tuple[float, int, float]:
-    """Seconds for the whole object, bytes, and seconds until S3 answered with headers."""
+async def download_direct(client: Any, bucket: str, key: str) -> tuple[float, int]:
     start = time.perf_counter()
     got = 0
     obj = await client.get_object(Bucket=bucket, Key=key)
-    first = time.perf_counter() - start
     async with obj["Body"] as body:
         while chunk := await body.read(CHUNK):
             got += len(chunk)
-    return time.perf_counter() - start, got, first
+    return time.perf_counter() - start, got
 
 
 async def run(url: str, pid: int, s3: SandboxS3, auth: dict) -> None:
@@ -111,14 +109,14 @@ async def run(url: str, pid: int, s3: SandboxS3, auth: dict) -> None:
     async with AioSession().create_client("s3", **conn.client_kwargs()) as client, \
             aiohttp.ClientSession(timeout=timeout) as http:
         up_odh, up_dir, down_odh, down_dir = [], [], [], []
-        cpu_up, cpu_down, user_down, sys_down, ceiling = [], [], [], [], []
+        cpu_up, cpu_down, user_down, sys_down = [], [], [], []
         for i in range(RUNS):  # interleaved, so drift hits both alike
             up_dir.append(SIZE / await upload_direct(client, bucket, f"bench/direct-{i}", SIZE))
             c0 = cpu_seconds(pid)
             up_odh.append(SIZE / await upload_odh(http, url, auth, bucket, f"bench/odh-{i}",
                                                   SIZE))
             cpu_up.append((cpu_seconds(pid) - c0) / (SIZE / GiB))
-            direct_t, n, first_byte = await download_direct(client, bucket, f"bench/direct-{i}")
+            direct_t, n = await download_direct(client, bucket, f"bench/direct-{i}")
             assert n == SIZE
             down_dir.append(SIZE / direct_t)
             u0, s0 = cpu_split(pid)
@@ -129,10 +127,6 @@ async def run(url: str, pid: int, s3: SandboxS3, auth: dict) -> None:
             cpu_down.append((u1 - u0 + s1 - s0) / (SIZE / GiB))
             user_down.append((u1 - u0) / (SIZE / GiB))
             sys_down.append((s1 - s0) / (SIZE / GiB))
-            # What any relay through this process could reach: S3's time to headers plus the
-            # kernel time of receiving and re-sending the bytes (no user code at all), since
-            # one thread does both in turn.
-            ceiling.append(direct_t / (first_byte + (s1 - s0)))
             for k in (f"bench/direct-{i}", f"bench/odh-{i}"):
                 await client.delete_object(Bucket=bucket, Key=k)
         med = statistics.median
@@ -146,7 +140,6 @@ async def run(url: str, pid: int, s3: SandboxS3, auth: dict) -> None:
         report("s3_download_cpu_s_per_gib", med(cpu_down), "s/GiB")
         report("s3_download_user_cpu_s_per_gib", med(user_down), "s/GiB")
         report("s3_download_kernel_cpu_s_per_gib", med(sys_down), "s/GiB")
-        report("s3_download_ratio_ceiling_kernel_bound", med(ceiling), "x")
 
         with RssSampler(pid) as rss:
             await upload_odh(http, url, auth, bucket, "bench/big", BIG)

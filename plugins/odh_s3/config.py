@@ -55,6 +55,9 @@ class S3Config(PluginConfig):
         "(env MAX_CONCURRENT_TRANSFERS); changeable at run time by an admin.")
     max_upload_size: int = Field(MAX_OBJECT_SIZE, ge=1, description="Largest upload request body.")
     max_view_size: int = Field(50 * 2**20, ge=1, description="Largest object /view returns.")
+    zero_copy_downloads: bool = Field(
+        True, description="Relay download bodies socket to socket inside the kernel "
+        "(splice) when S3 and the client both speak plain HTTP, on Linux.")
     part_size: int = Field(DEFAULT_PART_SIZE, ge=MIN_PART_SIZE,
                            description="Multipart part size floor (grows for huge objects).")
     parts_in_flight: int = Field(DEFAULT_IN_FLIGHT, ge=1, le=64,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # Parts in flight per transfer times concurrent transfers, plus listing/head calls: the pool
 # must not be the bottleneck, and an idle pooled socket costs next to nothing.
 DEFAULT_POOL = 256
+READ_TIMEOUT_S = 120  # S3 silent this long mid-response: give up
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class S3Connection:
             max_pool_connections=self.max_pool_connections,
             proxies=self.proxies(),
             retries={"max_attempts": 3, "mode": "standard"},
-            connect_timeout=10, read_timeout=120,
+            connect_timeout=10, read_timeout=READ_TIMEOUT_S,
             # Checksums only where S3 requires them: TLS already protects the bytes in
             # transit and a CRC over every part costs CPU on the hot path.
             request_checksum_calculation="when_required",

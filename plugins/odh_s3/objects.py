@@ -5,19 +5,22 @@ import asyncio
 import mimetypes
 from typing import Any
 
-from tornado.iostream import StreamClosedError
+from tornado.iostream import SSLIOStream, StreamClosedError
 
 from odh_core import ApiError
 
 from .base import S3Handler
+from . import zerocopy
 from .codec import (b64decode_text, bucket_name_problem, content_disposition, decode_prefix,
                     iso)
+from .connection import READ_TIMEOUT_S
 from .errors import s3_api_error, s3_errors
 
 HEAD_CONCURRENCY = 16
 DELETE_BATCH = 1000
 DELETE_CONCURRENCY = 4
 READ_CHUNK = 1024 * 1024
+ZERO_COPY_MIN = 1024 * 1024  # smaller bodies: not worth closing the S3 connection for
 FLUSH_AT = 1024 * 1024  # bytes written before awaiting the socket (bounds memory)
 # Types a browser would execute or render as a document if served inline same-origin.
 _ACTIVE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
@@ -211,10 +214,45 @@ class _ObjectReader(S3Handler):
         self._client_gone = True
         super().on_connection_close()
 
-    async def _stream(self, body: Any) -> None:
+    async def _stream(self, body: Any, length: int) -> None:
+        if (length >= ZERO_COPY_MIN and self.plugin.config.zero_copy_downloads
+                and zerocopy.supported() and not isinstance(
+                    self.request.connection.stream, SSLIOStream)):
+            src = zerocopy.s3_socket(body)
+            if src is not None:
+                await self._splice(body, src, length)
+                return
+        await self._relay(body)
+
+    async def _splice(self, body: Any, src: Any, length: int) -> None:
+        """The body through the kernel (zerocopy.py); the headers through Tornado."""
+        conn = self.request.connection
+        try:
+            prefix = zerocopy.take_over(body)
+            self.write(prefix)
+            await self.flush()  # the headers and what aiohttp had read: Tornado's buffer empty
+            rest = length - len(prefix)
+            await zerocopy.relay(src.fileno(), conn.stream.socket.fileno(), rest,
+                                 read_timeout=READ_TIMEOUT_S)
+            # Tornado counts the body bytes it writes against Content-Length and refuses to
+            # finish short; these went around it.
+            conn._expected_content_remaining -= rest
+            self.plugin.download_bytes.labels("zero_copy").inc(length)
+        except (StreamClosedError, zerocopy.ClientGone):
+            return
+        except zerocopy.UpstreamStalled as exc:
+            raise ApiError(504, str(exc), error="GatewayTimeout") from None
+        except zerocopy.UpstreamEnded as exc:
+            raise ApiError(502, str(exc), error="BadGateway") from None
+        finally:
+            body.raw_stream.close()  # aiohttp's parser never saw the body: not reusable
+        if not self._client_gone:
+            self.finish()
+
+    async def _relay(self, body: Any) -> None:
         # Double buffering: the next chunk is read from S3 while the previous one drains to
         # the client; at most one flush is outstanding, so at most ~2 x FLUSH_AT is buffered.
-        pending = 0
+        pending = sent = 0
         flushing: Any = None
         try:
             async with body as stream:
@@ -224,6 +262,7 @@ class _ObjectReader(S3Handler):
                         break
                     self.write(chunk)
                     pending += len(chunk)
+                    sent += len(chunk)
                     if pending < FLUSH_AT:
                         continue
                     pending = 0
@@ -243,6 +282,7 @@ class _ObjectReader(S3Handler):
                     pass
         if not self._client_gone:
             self.finish()
+            self.plugin.download_bytes.labels("stream").inc(sent)
 
 
 class ViewHandler(_ObjectReader):
@@ -266,7 +306,7 @@ class ViewHandler(_ObjectReader):
         self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
         self.set_header("Content-Length", str(size))
         self.set_header("Cache-Control", "no-store")
-        await self._stream(obj["Body"])
+        await self._stream(obj["Body"], size)
 
 
 class DownloadHandler(_ObjectReader):
@@ -310,6 +350,6 @@ class DownloadHandler(_ObjectReader):
                 if obj.get("LastModified"):
                     self.set_header("Last-Modified", obj["LastModified"].strftime(
                         "%a, %d %b %Y %H:%M:%S GMT"))
-                await self._stream(obj["Body"])
+                await self._stream(obj["Body"], int(obj.get("ContentLength", 0)))
             finally:
                 access.transfer_finished(transfer)

@@ -48,6 +48,10 @@ class S3Plugin(Plugin):
     def __init__(self, ctx: Any):
         super().__init__(ctx)
         self.progress = ProgressRegistry()
+        self.download_bytes = ctx.metrics.counter(
+            "odh_s3_download_bytes_total", "Bytes of downloads and views sent in full, by "
+            "relay: zero_copy (splice, inside the kernel) or stream (through the event loop).",
+            ["relay"])
         self.last_activity = time.time()
         self._refresher: asyncio.Task[None] | None = None
 
