@@ -50,9 +50,11 @@ def main() -> None:
             # process's own, from /proc) is the same comparison without wrk's share of the
             # two cores.
             pairs = []
-            for _ in range(PAIRS):
+            order = [("bare", bare_port), ("pipeline", odh_port)]
+            for i in range(PAIRS):
                 pair = {}
-                for name, port in (("bare", bare_port), ("pipeline", odh_port)):
+                # Alternating which side goes first: neither always runs second.
+                for name, port in order if i % 2 == 0 else order[::-1]:
                     cpu = cpu_seconds(servers.pid)
                     run = wrk(f"http://127.0.0.1:{port}/api/example/hello", seconds=PAIR_SECONDS,
                               headers=auth)
@@ -86,8 +88,9 @@ def main() -> None:
                 wait_http(url, headers=auth)
                 for _ in range(8):  # every worker caches the identity before measuring
                     wait_http(url, headers=auth)
-            runs = [{w: wrk(urls[w], seconds=PAIR_SECONDS + 1, connections=64, threads=1,
-                            headers=auth)["rps"] for w in (1, 2)} for _ in range(RUNS + 2)]
+            runs = [{w: wrk(urls[w], seconds=PAIR_SECONDS, connections=64, threads=1,
+                            headers=auth)["rps"] for w in ((1, 2) if i % 2 == 0 else (2, 1))}
+                    for i in range(PAIRS)]
         report("workers1_rps", statistics.median(r[1] for r in runs), "req/s")
         report("workers2_rps", statistics.median(r[2] for r in runs), "req/s")
         report("workers2_vs_workers1", statistics.median(r[2] / r[1] for r in runs), "x",
