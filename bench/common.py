@@ -11,14 +11,13 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -157,11 +156,6 @@ def wrk(url: str, *, seconds: float = 5, connections: int = 32, threads: int = 1
 def _ms(text: str) -> float:
     value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def median_of(runs: int, fn: Callable[[], dict[str, float]]) -> dict[str, float]:
-    results = [fn() for _ in range(runs)]
-    return {k: statistics.median(r[k] for r in results) for k in results[0]}
 
 
 class SandboxChild:
