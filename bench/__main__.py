@@ -1,23 +1,44 @@
-"""`python -m bench`: every benchmark module in turn (each prints `name: value unit (target)`)."""
+"""`python -m bench`: every benchmark module in turn (each prints `name: value unit (target)`).
+
+A benchmark is a module of this package with a `main()` (sync or async); helpers (common,
+the child-process servers) have none. The soak test has its own target, `make soak`.
+`python -m bench core s3` runs only those.
+"""
+import asyncio
 import importlib
+import inspect
 import pkgutil
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
-SKIP = {"common", "core_servers", "__main__"}
+SKIP = {"soak"}
+
+
+def benchmarks() -> dict[str, Callable[[], Any]]:
+    """Module name -> its main, for every benchmark of the package, in name order."""
+    found = {}
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+        if info.name in SKIP or info.name.startswith("_"):
+            continue
+        entry = getattr(importlib.import_module(f"bench.{info.name}"), "main", None)
+        if entry is not None:
+            found[info.name] = entry
+    return found
 
 
 def main() -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))
-                   if m.name not in SKIP and not m.name.startswith("_"))
     only = set(sys.argv[1:])
+    del sys.argv[1:]  # each benchmark reads its own arguments: here it runs with defaults
     failed = 0
-    for name in names:
+    for name, entry in benchmarks().items():
         if only and name not in only:
             continue
         print(f"# bench.{name}", flush=True)
         try:
-            importlib.import_module(f"bench.{name}").main()
+            result = entry()
+            if inspect.isawaitable(result):
+                asyncio.run(result)
         except Exception as exc:  # one broken benchmark must not hide the others
             failed += 1
             print(f"# bench.{name} failed: {type(exc).__name__}: {exc}", flush=True)
