@@ -1,7 +1,8 @@
 """`python -m bench`: every benchmark module in turn (each prints `name: value unit (target)`).
 
-A benchmark is a module of this package with a `main()` (sync or async); helpers (common,
-the child-process servers) have none. The soak test has its own target, `make soak`.
+A benchmark is a module of this package whose `main` (sync or async) takes no arguments;
+helpers have none, or one that needs arguments (the child-process servers). The soak test
+has its own target, `make soak`.
 `python -m bench core s3` runs only those.
 """
 import asyncio
@@ -22,7 +23,9 @@ def benchmarks() -> dict[str, Callable[[], Any]]:
         if info.name in SKIP or info.name.startswith("_"):
             continue
         entry = getattr(importlib.import_module(f"bench.{info.name}"), "main", None)
-        if entry is not None:
+        if entry is not None and not any(
+                p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                for p in inspect.signature(entry).parameters.values()):
             found[info.name] = entry
     return found
 
