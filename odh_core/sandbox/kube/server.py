@@ -5,6 +5,7 @@ import asyncio
 import base64
 import concurrent.futures
 import logging
+import os
 import re
 import shutil
 import socket
@@ -317,9 +318,15 @@ class SandboxKubeServer:
                 "current-context": admin or (contexts[0]["name"] if contexts else "")}
 
     def _write_kubeconfig(self, path: Path) -> None:
+        # Written beside and renamed into place: whoever waits for the file (kubectl, a
+        # script, bench.common.SandboxChild) never reads it half written. Owner-only from
+        # the start: it holds every seed user's token.
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(self.kubeconfig_dict(), sort_keys=False))
-        path.chmod(0o600)
+        partial = path.with_name(f".{path.name}.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(yaml.safe_dump(self.kubeconfig_dict(), sort_keys=False))
+        os.replace(partial, path)
 
 
 class _Proxy:
