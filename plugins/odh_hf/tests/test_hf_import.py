@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from typing import Any
 
 import pytest
 
 from odh_core.sandbox.hub import DEMO_TOKEN
+from odh_core.testing import eventually
 
 from hf_testkit import (MULTI, NOBODY_TOKEN, SMALL, MiB, hub_digest, keys_under, object_digest,
                        sse_events, start_job, wait_job)
@@ -21,13 +21,6 @@ def _b64(text: str) -> str:
 def _repo_requests(hub: Any, repo: str, since: int = 0) -> list[Any]:
     return [r for r in hub.requests[since:] if repo in r.path or repo in r.query
             or repo.replace("/", "%2F") in r.query]
-
-
-async def _poll(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.slow
@@ -154,7 +147,7 @@ async def test_cancel_aborts_open_multipart_uploads(odh_server: Any, hf_models: 
     hf = odh_server.app.plugin("hf")
     live = hf.jobs.jobs[job["id"]]
     big = live.files["model.safetensors"]
-    await _poll(lambda: big.loaded >= 12 * MiB)
+    await eventually(lambda: big.loaded >= 12 * MiB, "12 MiB of the big file", timeout=30)
 
     def open_here() -> list[Any]:
         return [u for u in sandbox_s3.open_multipart_uploads() if u["Key"].startswith(prefix)]

@@ -1,14 +1,13 @@
 """API server down or slow: the pass-through answers 502 / 504 JSON."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
 import pytest
 
 from odh_core import Identity
-from odh_core.testing import static_identities
+from odh_core.testing import eventually, static_identities
 
 CM = "/api/k8s/api/v1/namespaces/alice-project/configmaps"
 
@@ -47,14 +46,12 @@ async def test_api_server_down_is_502(odh_server, sandbox_kube, direct):
         assert body["message"].startswith("the Kubernetes API server is unreachable (")
     finally:
         # The sandbox is shared by the session: wait until it listens again.
-        deadline = asyncio.get_running_loop().time() + 15
-        while True:
+        async def listening() -> bool:
             try:
                 async with direct.get(direct.kube_url + "/version") as r:
-                    if r.status == 200:
-                        break
+                    return r.status == 200
             except aiohttp.ClientConnectionError:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise
-            await asyncio.sleep(0.05)
+                return False
+
+        await eventually(listening, "the sandbox API server listening again", timeout=15)
     assert (await odh_server.fetch(CM, user="alice")).status == 200

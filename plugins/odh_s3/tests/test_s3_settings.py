@@ -1,7 +1,6 @@
 """Settings: admin-only writes, masking, persistence (Secret + ConfigMap), no secret leaks."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 
 from odh_core import SERVICE_ACCOUNT
+from odh_core.testing import eventually
 
 SECRET = "sUp3r-s3cret-V4lue-xyz"
 
@@ -116,14 +116,11 @@ async def test_other_replica_sees_changes(odh_server: Any, odh_config: dict[str,
         resp = await odh_server.fetch("/api/settings/max-concurrent-transfers", "PUT",
                                       user="admin", json={"maxConcurrentTransfers": 5})
         assert resp.status == 200
-        deadline = asyncio.get_running_loop().time() + 10
-        while True:
-            got = (await other.fetch("/api/settings/max-concurrent-transfers",
-                                     user="alice")).json()
-            if got["maxConcurrentTransfers"] == 5:
-                break
-            assert asyncio.get_running_loop().time() < deadline
-            await asyncio.sleep(0.1)
+        async def seen() -> bool:
+            got = await other.fetch("/api/settings/max-concurrent-transfers", user="alice")
+            return got.json()["maxConcurrentTransfers"] == 5
+
+        await eventually(seen, "the other replica seeing the new limit")
         assert other.app.service("s3.access").transfers.limit == 5
     finally:
         await other.close()

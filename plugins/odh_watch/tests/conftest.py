@@ -11,6 +11,8 @@ from typing import Any, AsyncIterator
 import aiohttp
 import pytest
 
+from odh_core.testing import eventually
+
 NS = "alice-project"
 
 
@@ -112,15 +114,6 @@ def metric(server: Any, name: str, **labels: str) -> float:
     return value or 0.0
 
 
-async def until(predicate: Any, timeout: float = 15) -> None:
-    """Poll `predicate` until true, with a deadline (never a fixed sleep)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.02)
-
-
 class Helpers:
     """The helpers above as one fixture (test modules cannot import conftest)."""
 
@@ -130,7 +123,7 @@ class Helpers:
     events_until = staticmethod(events_until)
     watch_path = staticmethod(watch_path)
     metric = staticmethod(metric)
-    until = staticmethod(until)
+    until = staticmethod(eventually)  # the test kit's poll-with-deadline
 
 
 @pytest.fixture
