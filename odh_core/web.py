@@ -92,6 +92,16 @@ class _OdhMixin:
     _odh_identity: Identity | None
     request: Any
 
+    def __init__(self, application: Any, request: Any, **kwargs: Any):
+        self.request = request
+        self._odh_init(kwargs)
+        super().__init__(application, request, **kwargs)  # type: ignore[call-arg]
+
+    def set_default_headers(self) -> None:
+        # request_id matched _REQUEST_ID or is hex: no need for set_header's value checks.
+        headers = self._headers  # type: ignore[attr-defined]
+        headers["X-Request-Id"] = getattr(self, "request_id", "")
+
     def _odh_init(self, kwargs: dict[str, Any]) -> None:
         self.odh = kwargs.pop("odh_app")
         self.plugin = kwargs.pop("odh_plugin", None)
@@ -184,14 +194,8 @@ class _OdhMixin:
 class BaseHandler(_OdhMixin, tornado.web.RequestHandler):
     """Base of every HTTP handler. Subclasses implement get/post/...; raise ApiError to fail."""
 
-    def __init__(self, application: Any, request: Any, **kwargs: Any):
-        self.request = request
-        self._odh_init(kwargs)
-        super().__init__(application, request, **kwargs)
-
     def set_default_headers(self) -> None:
-        # request_id matched _REQUEST_ID or is hex: no need for set_header's value checks.
-        self._headers["X-Request-Id"] = getattr(self, "request_id", "")
+        super().set_default_headers()
         self.odh.http_policy.apply(self)
 
     async def prepare(self) -> None:
@@ -285,15 +289,6 @@ _KNOWN = {s for s in range(100, 600) if reason_phrase(s) != "Error"}
 class BaseWebSocketHandler(_OdhMixin, tornado.websocket.WebSocketHandler):
     """Base of every WebSocket handler: identity before the upgrade, Origin checked, the token
     accepted from the k8s bearer subprotocol, reserved close codes mapped to 1011."""
-
-    def __init__(self, application: Any, request: Any, **kwargs: Any):
-        self.request = request
-        self._odh_init(kwargs)
-        super().__init__(application, request, **kwargs)
-
-    def set_default_headers(self) -> None:
-        # request_id matched _REQUEST_ID or is hex: no need for set_header's value checks.
-        self._headers["X-Request-Id"] = getattr(self, "request_id", "")
 
     def request_token(self) -> str | None:
         return token_from_headers(self.request.headers, self.odh.settings.auth.token_headers) \
