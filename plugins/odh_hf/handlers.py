@@ -1,7 +1,7 @@
 """HTTP routes: the jobs API (new), the ODH-TEC compatible routes (COMPAT.md §2), settings."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from odh_core import ApiError, BaseHandler, EventStream, requires
 
@@ -30,6 +30,21 @@ class _HfHandler(BaseHandler):
 
     async def _job(self, job_id: str) -> Job:
         return self.hf.jobs.get(job_id, self.identity, await self.is_admin())
+
+    async def _follow(self, stream: EventStream, job: Job, render: Callable[[Job], Any],
+                      last_event: str | None = None, event: str | None = None) -> None:
+        """Send `render(job)` on every change (`last_event` names the final one), a comment
+        every KEEPALIVE_S while nothing changes, and end the stream when the job ends."""
+        while True:
+            version = job.version
+            if not await stream.send(render(job), event=last_event if job.done else event):
+                return
+            if job.done:
+                break
+            if not await job.wait_change(version, KEEPALIVE_S):
+                if not await stream.comment():
+                    return
+        stream.finish()
 
 
 class ImportsHandler(_HfHandler):
@@ -61,17 +76,8 @@ class ImportEventsHandler(_HfHandler):
     async def get(self, job_id: str) -> None:
         """SSE: the job's state on every change; the stream ends when the job ends."""
         job = await self._job(job_id)
-        stream = EventStream(self)
-        while True:
-            version = job.version
-            if not await stream.send(job.public(), event="end" if job.done else "progress"):
-                return
-            if job.done:
-                break
-            if not await job.wait_change(version, KEEPALIVE_S):
-                if not await stream.comment():
-                    return
-        stream.finish()
+        await self._follow(EventStream(self), job, Job.public, last_event="end",
+                           event="progress")
 
 
 # -- ODH-TEC compatible routes (COMPAT.md §2) -------------------------------------------------
@@ -108,16 +114,7 @@ class CompatProgressHandler(_HfHandler):
             await stream.send({})
             stream.finish()
             return
-        while True:
-            version = job.version
-            if not await stream.send(compat_progress(job)):
-                return
-            if job.done:
-                break
-            if not await job.wait_change(version, KEEPALIVE_S):
-                if not await stream.comment():
-                    return
-        stream.finish()
+        await self._follow(stream, job, compat_progress)
 
 
 class HfSettingsHandler(_HfHandler):
