@@ -17,7 +17,9 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -32,6 +34,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def write_odh_config(path: Path, kube_host: str, token: str, plugins: dict[str, Any], *,
+                     ca_file: str | os.PathLike | None = None, **extra: Any) -> Path:
+    """The config a benchmark starts odh-core with: one cluster (the sandbox), no embedded
+    parts, only `plugins` (each enabled), quiet logs unless `extra` says otherwise."""
+    kube: dict[str, Any] = {"host": kube_host, "token": token}
+    if ca_file is not None:
+        kube["ca_file"] = str(ca_file)
+    elif kube_host.startswith("http://"):
+        kube["allow_plain_http"] = True
+    cfg = {"kubernetes": kube, "sandbox": {"mode": "off"}, "plugin_autoload": False,
+           "logging": {"access_log": False, "level": "WARNING"},
+           "plugins": {name: {"enabled": True, **conf} for name, conf in plugins.items()},
+           **extra}
+    path.write_text(yaml.safe_dump(cfg))
+    return path
 
 
 def wait_http(url: str, timeout: float = 30.0, headers: dict | None = None) -> float:
@@ -164,8 +183,6 @@ class SandboxChild:
 
     def __init__(self, tmp: Path):
         import base64
-
-        import yaml
 
         self.port, self.https_port = free_port(), free_port()
         kubeconfig = tmp / "kubeconfig"

@@ -13,9 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
-from .common import PYTHON, ROOT, Child, SandboxChild, free_port, report, wait_http, wrk
+from .common import (PYTHON, ROOT, Child, SandboxChild, free_port, report, wait_http,
+                     write_odh_config, wrk)
 
 RUNS, SECONDS = 3, 3
 PAIRS = {  # route -> the list it answers from
@@ -34,15 +33,10 @@ def main() -> None:
     with SandboxChild(tmp) as sandbox:
         tokens, ca_file = sandbox.tokens, sandbox.ca_file
         secure = sandbox.https_url
-        cfg = tmp / "odh.yaml"
-        cfg.write_text(yaml.safe_dump({
-            "kubernetes": {"host": secure, "ca_file": str(ca_file),
-                           "token": tokens.get("odh-core", tokens["admin"])},
-            "sandbox": {"mode": "off"}, "plugin_autoload": False,
-            "logging": {"access_log": False, "level": "WARNING"},
-            "plugins": {"dashboard": {"enabled": True}}}))
+        cfg = write_odh_config(tmp / "odh.yaml", secure, sandbox.service_account_token,
+                               {"dashboard": {}}, ca_file=ca_file)
         alice = {"Authorization": f"Bearer {tokens['alice']}"}
-        sa = {"Authorization": f"Bearer {tokens.get('odh-core', tokens['admin'])}"}
+        sa = {"Authorization": f"Bearer {sandbox.service_account_token}"}
         with Child([PYTHON, "-m", "odh_core", "serve", "--config", str(cfg), "--host",
                     "127.0.0.1", "--port", str(oport)], cwd=str(ROOT), log=tmp / "odh.log"):
             base = f"http://127.0.0.1:{oport}"

@@ -16,9 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import yaml
-
-from .common import PYTHON, ROOT, Child, SandboxChild, free_port, report, wait_http, wrk
+from .common import (PYTHON, ROOT, Child, SandboxChild, free_port, report, wait_http,
+                     write_odh_config, wrk)
 
 RUNS, SECONDS = 3, 4
 BFF = """
@@ -57,22 +56,17 @@ def main() -> None:
         direct = f"http://127.0.0.1:{bport}/api/v1/items"
         wait_http(direct)
         tokens = sandbox.tokens
-        cfg = tmp / "odh.yaml"
-        cfg.write_text(yaml.safe_dump({
-            "kubernetes": {"host": sandbox.http_url, "allow_plain_http": True,
-                           "token": sandbox.service_account_token},
-            "sandbox": {"mode": "off"}, "plugin_autoload": False,
-            "logging": {"access_log": False, "level": "WARNING"},
-            "plugins": {"federation": {
-                "enabled": True, "env_config": None, "ca_file": None,
-                "failure_threshold": 3, "reset_timeout": 3600, "retries": 0,
-                "modules": [
-                    {"name": "bench", "proxyService": [{
-                        "path": "/bench/api", "pathRewrite": "/api",
-                        "service": {"url": f"http://127.0.0.1:{bport}"}, "authorize": True}]},
-                    {"name": "down", "proxyService": [{
-                        "path": "/down/api", "service": {"url": f"http://127.0.0.1:{dead}"}}]},
-                ]}}}))
+        cfg = write_odh_config(tmp / "odh.yaml", sandbox.http_url,
+                               sandbox.service_account_token, {"federation": {
+            "env_config": None, "ca_file": None,
+            "failure_threshold": 3, "reset_timeout": 3600, "retries": 0,
+            "modules": [
+                {"name": "bench", "proxyService": [{
+                    "path": "/bench/api", "pathRewrite": "/api",
+                    "service": {"url": f"http://127.0.0.1:{bport}"}, "authorize": True}]},
+                {"name": "down", "proxyService": [{
+                    "path": "/down/api", "service": {"url": f"http://127.0.0.1:{dead}"}}]},
+            ]}})
         auth = {"Authorization": f"Bearer {tokens['alice']}"}
         with Child([PYTHON, "-m", "odh_core", "serve", "--config", str(cfg), "--host",
                     "127.0.0.1", "--port", str(oport)], cwd=str(ROOT), log=tmp / "odh.log"):

@@ -16,10 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import yaml
-
-from .common import (PYTHON, ROOT, Child, RssSampler, SandboxChild, free_port, report,
-                     wait_http, wrk)
+from .common import (PYTHON, ROOT, Child, RssSampler, SandboxChild, free_port, report, wait_http,
+                     write_odh_config, wrk)
 
 RUNS, SECONDS = 7, 2
 NS, OBJ = "alice-project", "bench-k8s-one"
@@ -62,13 +60,8 @@ def main() -> None:
             call(f"{plain}/api/v1/namespaces/{BIG_NS}/configmaps", tokens["admin"], "POST",
                  {"metadata": {"name": f"big-{i:04d}"}, "data": {"blob": filler}})
 
-        cfg = tmp / "odh.yaml"
-        cfg.write_text(yaml.safe_dump({
-            "kubernetes": {"host": secure, "ca_file": str(ca_file),
-                           "token": tokens.get("odh-core", tokens["admin"])},
-            "sandbox": {"mode": "off"}, "plugin_autoload": False,
-            "logging": {"access_log": False, "level": "WARNING"},
-            "plugins": {"k8s": {"enabled": True}}}))
+        cfg = write_odh_config(tmp / "odh.yaml", secure, sandbox.service_account_token,
+                               {"k8s": {}}, ca_file=ca_file)
         path = f"/api/v1/namespaces/{NS}/configmaps/{OBJ}"
         auth = {"Authorization": f"Bearer {tokens['alice']}"}
         with Child([PYTHON, "-m", "odh_core", "serve", "--config", str(cfg), "--host",

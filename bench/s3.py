@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 import aiohttp
-import yaml
 from aiobotocore.session import AioSession
 
 from odh_core.sandbox.kube import SandboxKube
@@ -30,7 +29,7 @@ from odh_s3.connection import S3Connection
 from odh_s3.multipart import MultipartWriter
 
 from .common import (PYTHON, ROOT, Child, RssSampler, cpu_seconds, cpu_split, free_port, report,
-                     wait_http)
+                     wait_http, write_odh_config)
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -199,17 +198,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="odh-bench-s3-"))
     try:
         port = free_port()
-        cfg = {"kubernetes": {"host": kube.https_url, "ca_file": kube.ca_file,
-                              "token": kube.token("odh-core")},
-               "sandbox": {"mode": "off"}, "plugin_autoload": False,
-               "logging": {"access_log": False},
-               "plugins": {"s3": {"enabled": True, "endpoint": s3.endpoint,
-                                  "access_key_id": s3.access_key,
-                                  "secret_access_key": s3.secret_key, "region": s3.region,
-                                  "default_bucket": s3.default_bucket,
-                                  "settings_store": "file", "state_dir": str(tmp),
-                                  "max_concurrent_transfers": 4}}}
-        (tmp / "odh.yaml").write_text(yaml.safe_dump(cfg))
+        write_odh_config(tmp / "odh.yaml", kube.https_url, kube.token("odh-core"), {"s3": {
+            "endpoint": s3.endpoint, "access_key_id": s3.access_key,
+            "secret_access_key": s3.secret_key, "region": s3.region,
+            "default_bucket": s3.default_bucket, "settings_store": "file",
+            "state_dir": str(tmp), "max_concurrent_transfers": 4}}, ca_file=kube.ca_file)
         auth = {"Authorization": f"Bearer {kube.token('alice')}"}
         with Child([PYTHON, "-m", "odh_core", "serve", "--config", str(tmp / "odh.yaml"),
                     "--port", str(port), "--host", "127.0.0.1"], cwd=str(ROOT),
