@@ -37,7 +37,6 @@ from .auth import Identity
 from .config import deep_merge, validate_settings
 from .hookspecs import hookimpl
 from .plugin import Plugin
-from .server import BODY_CHUNK
 
 SEED_USERS = ("admin", "alice", "bob")
 
@@ -194,8 +193,7 @@ async def start_server(settings: Any, extra: Sequence[tuple[str, type[Plugin]]] 
     app = App(settings, extra_plugins=extra)
     await app.start()
     sockets = bind_sockets(0, "127.0.0.1")
-    server = HTTPServer(app.tornado, xheaders=True, max_body_size=settings.server.max_body_size,
-                        chunk_size=BODY_CHUNK)  # as `odh-core serve` delivers bodies
+    server = HTTPServer(app.tornado, xheaders=True, max_body_size=settings.server.max_body_size)
     server.add_sockets(sockets)
     return OdhTestServer(app, server, sockets[0].getsockname()[1], tokens or {})
 
