@@ -96,37 +96,35 @@ class OdhStreamHandler(logging.StreamHandler):
     `logging.shutdown` at exit loses none.
     """
 
-    terminator = "\n"
-    max_pending = 512
+    max_pending = 512  # past this, write at once rather than wait for the loop to turn
 
     def __init__(self, stream: Any):
         super().__init__(stream)
         self._pending: list[str] = []
-        self._scheduled_on: asyncio.AbstractEventLoop | None = None
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None  # a write is queued there
 
     def write_batched(self, line: str) -> None:
         self.acquire()
         try:
             self._pending.append(line)
+            if len(self._pending) >= self.max_pending:
+                self._write_pending()
             scheduled = self._scheduled_on
-            if scheduled is not None and not scheduled.is_closed() and (
-                    len(self._pending) < self.max_pending):
+            if scheduled is not None and not scheduled.is_closed():
                 return
             try:
-                loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-            if loop is None or scheduled is not None:
-                self._write_pending()  # no loop to wait for, or too much pending already
-            if loop is not None and self._scheduled_on is None:
-                loop.call_soon(self._flush_pending)
-                self._scheduled_on = loop
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop will turn: write now
+                self._scheduled_on = None
+                self._write_pending()
+                return
+            loop.call_soon(self._flush_pending)
+            self._scheduled_on = loop
         finally:
             self.release()
 
     def _write_pending(self) -> None:
         # Called with the lock held.
-        self._scheduled_on = None
         if self._pending:
             lines, self._pending = self._pending, []
             try:
@@ -139,6 +137,7 @@ class OdhStreamHandler(logging.StreamHandler):
     def _flush_pending(self) -> None:
         self.acquire()
         try:
+            self._scheduled_on = None
             self._write_pending()
         finally:
             self.release()

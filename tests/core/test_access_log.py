@@ -120,6 +120,20 @@ async def test_batched_lines_keep_their_order_and_reach_the_stream():
     await eventually(lambda: stream.getvalue().endswith("fourth\n"), "the loop turn's write")
 
 
+async def test_a_full_batch_is_written_without_waiting_for_the_loop():
+    stream = io.StringIO()
+    handler = OdhStreamHandler(stream)
+    handler.max_pending = 3
+    handler.write_batched("1")
+    handler.write_batched("2")
+    assert stream.getvalue() == ""
+    handler.write_batched("3")  # the batch is full
+    assert stream.getvalue() == "1\n2\n3\n"
+    handler.write_batched("4")  # ... and the next waits for the loop again
+    assert stream.getvalue() == "1\n2\n3\n"
+    await eventually(lambda: stream.getvalue().endswith("4\n"), "the loop turn's write")
+
+
 def test_batched_lines_without_a_loop_or_after_it_closed_are_not_lost():
     stream = io.StringIO()
     handler = OdhStreamHandler(stream)
