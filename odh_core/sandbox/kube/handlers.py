@@ -476,7 +476,12 @@ class KubeHandler(tornado.web.RequestHandler):
             watcher.close()
             self.srv.watchers.discard(watcher)
             self._watcher = None
-        if watcher.abort:  # a cut: drop the TCP connection mid-stream, no chunk terminator
+        self._end_stream(watcher.abort)
+
+    def _end_stream(self, abort: bool) -> None:
+        """End a watch or log stream: cleanly, or, for a fault-injected cut, by dropping the
+        TCP connection mid-stream with no chunk terminator."""
+        if abort:
             self.request.connection.close()  # type: ignore[union-attr]
         if not self._finished:
             try:
@@ -549,13 +554,7 @@ class KubeHandler(tornado.web.RequestHandler):
             buf.followers.discard(queue)
             self.srv.log_followers.discard(follower)
             self._log_queue = None
-        if follower.abort:
-            self.request.connection.close()  # type: ignore[union-attr]
-        if not self._finished:
-            try:
-                self.finish()
-            except tornado.iostream.StreamClosedError:
-                pass
+        self._end_stream(follower.abort)
 
 
 class _LogFollower:
