@@ -77,6 +77,17 @@ class AppsHandler(BootHandler):
             raise ApiError(400, "the query parameter appName is required")
         return name
 
+    def validation_config_map(self, enable: dict[str, Any]) -> str | None:
+        """The app's validation ConfigMap name (checked), or None after answering that the
+        app has none (what the Node backend answers, as a 200)."""
+        cm_name = enable.get("validationConfigMap")
+        if not cm_name:
+            self.write_json({"complete": True, "valid": False, "error": "The validation config "
+                             "map for the application does not exist."})
+            return None
+        check_subdomain(cm_name, "validationConfigMap")
+        return cm_name
+
     async def config_map(self, name: str) -> dict[str, Any] | None:
         """A ConfigMap of the dashboard namespace, read now with the service account."""
         try:
@@ -158,12 +169,9 @@ class ValidateIsvHandler(AppsHandler):
         if enable.get("variables"):
             self.write_json(await self.run_validation(enable, values))
             return
-        cm_name = enable.get("validationConfigMap")
-        if not cm_name:
-            self.write_json({"complete": True, "valid": False, "error": "The validation config "
-                             "map for the application does not exist."})
+        cm_name = self.validation_config_map(enable)
+        if cm_name is None:
             return
-        check_subdomain(cm_name, "validationConfigMap")
         if await self.config_map(cm_name) is None:
             resp = await self.kube.request(
                 "POST", f"/api/v1/namespaces/{self.dashboard_namespace}/configmaps",
@@ -247,12 +255,9 @@ class ValidateIsvResultsHandler(ValidateIsvHandler):
         Service account, after the admin check (dashboard-namespace objects)."""
         app = await self.find_app(self.app_name())
         enable = _spec(app).get("enable") or {}
-        cm_name = enable.get("validationConfigMap")
-        if not cm_name:
-            self.write_json({"complete": True, "valid": False, "error": "The validation config "
-                             "map for the application does not exist."})
+        cm_name = self.validation_config_map(enable)
+        if cm_name is None:
             return
-        check_subdomain(cm_name, "validationConfigMap")
         if enable.get("variables"):
             cronjob = enable.get("validationJob")
             if not cronjob:

@@ -44,6 +44,7 @@ def seeded(admin_kube: Any, dash_ns: str) -> str:
         (APPS, app("nojob", enable={"variables": {"license": "password"},
                                      "validationConfigMap": "nojob-validation"})),
         (APPS, app("flagged", featureFlag="disableHome")),
+        (APPS, app("nocm", enable={"title": "no validation config map"})),
         (CONFIG_MAPS, {"apiVersion": "v1", "kind": "ConfigMap",
                        "metadata": {"name": "odh-enabled-applications-config"},
                        "data": {"plain": "true", "isv": "true"}}),
@@ -83,6 +84,13 @@ async def test_validate_isv(odh_server: Any, admin_kube: Any, seeded: str) -> No
     assert (await odh_server.fetch(q.format("Not_A_Name", "{}"), user="admin")).status == 400
     assert (await odh_server.fetch(q.format("missing-app", "{}"), user="admin")).status == 404
     assert (await odh_server.fetch(q.format("isv", "%5B1%5D"), user="admin")).status == 400
+
+    # No validation ConfigMap named: both routes say so, as a 200 (the Node backend does).
+    missing = {"complete": True, "valid": False,
+               "error": "The validation config map for the application does not exist."}
+    for url in (q.format("nocm", "{}"), "/api/validate-isv/results?appName=nocm"):
+        resp = await odh_server.fetch(url, user="admin")
+        assert resp.status == 200 and resp.json() == missing
 
     # No variables: the validation ConfigMap is created with validation_result "true".
     resp = await odh_server.fetch(q.format("plain", "{}"), user="admin")
