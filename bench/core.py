@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from odh_core.sandbox.kube import SandboxKube
+from odh_sandbox.kube import SandboxKube
 
 from .common import PYTHON, ROOT, Child, cpu_seconds, free_port, report, wait_http, wrk
 

@@ -39,7 +39,7 @@ IN_FLIGHT = 2  # the hf plugin's default parts_in_flight
 
 # -- the hub in its own process ----------------------------------------------------------------
 def serve_hub(port: int, size_mib: int) -> None:
-    from odh_core.sandbox.hub import SandboxHub, SizedFile
+    from odh_sandbox.hub import SandboxHub, SizedFile
 
     half = size_mib * MiB // 2
     hub = SandboxHub(port=port)
@@ -153,7 +153,7 @@ def main() -> int:
         serve_hub(args.serve_hub, args.size_mib)
         return 0
 
-    from odh_core.sandbox.s3 import SandboxS3
+    from odh_sandbox.s3 import SandboxS3
 
     size = args.size_mib * MiB
     files = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]

@@ -23,8 +23,8 @@ from typing import Any, AsyncIterator
 import aiohttp
 from aiobotocore.session import AioSession
 
-from odh_core.sandbox.kube import SandboxKube
-from odh_core.sandbox.s3 import SandboxS3
+from odh_sandbox.kube import SandboxKube
+from odh_sandbox.s3 import SandboxS3
 from odh_s3.connection import S3Connection
 from odh_s3.multipart import MultipartWriter
 

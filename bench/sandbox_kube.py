@@ -9,7 +9,7 @@ import time
 
 import aiohttp
 
-from odh_core.sandbox.kube import SandboxKubeServer
+from odh_sandbox.kube import SandboxKubeServer
 
 N_OBJECTS = 10_000
 RUNS = 5

@@ -256,9 +256,9 @@ async def cleanup(api: aiohttp.ClientSession, kube: Any, label: str) -> None:
 
 def main() -> int:
     seconds = float(os.environ.get("SOAK_SECONDS", "180"))
-    from odh_core.sandbox.hub import SandboxHub, SizedFile
-    from odh_core.sandbox.kube import SandboxKube
-    from odh_core.sandbox.s3 import SandboxS3
+    from odh_sandbox.hub import SandboxHub, SizedFile
+    from odh_sandbox.kube import SandboxKube
+    from odh_sandbox.s3 import SandboxS3
 
     model = {"config.json": HF_FILES["config.json"],
              "model.safetensors": SizedFile(12 * MiB, seed=7)}

@@ -21,7 +21,7 @@ def raise_nofile() -> None:
 
 
 async def sandbox(info_path: str) -> None:
-    from odh_core.sandbox.kube import SandboxKubeServer
+    from odh_sandbox.kube import SandboxKubeServer
 
     server = SandboxKubeServer()
     await server.start()

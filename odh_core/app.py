@@ -44,7 +44,7 @@ class App:
         self._kube_connection = kube_connection
         self._http: aiohttp.ClientSession | None = None
         self._kube_session: aiohttp.ClientSession | None = None
-        self.sandbox: Any = None  # odh_core.sandbox.manager.SandboxManager when embedding
+        self.sandbox: Any = None  # odh_sandboxing.SandboxManager when embedding
         self.tls: Any = None  # odh_core.tls.TlsReloader when serving HTTPS
         self.websockets: set[BaseWebSocketHandler] = set()
         self.inflight = 0
@@ -287,7 +287,7 @@ class App:
             conn = self._kube_connection or resolve_connection(self.settings.kubernetes)
             mode = self.settings.sandbox.mode
             if mode == "on" or (mode == "auto" and conn is None):
-                from .sandbox.manager import SandboxManager
+                from .sandboxing import SandboxManager
 
                 # Fills in only what is missing: the API server here, S3 / the hub on request of
                 # the plugins that need them (app.sandbox.ensure_s3()).

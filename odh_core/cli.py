@@ -51,7 +51,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
 
     p = sub.add_parser("sandbox", help="run the sandbox Kubernetes API server standalone")
     try:
-        from .sandbox.kube import cli as sandbox_cli
+        from odh_sandbox.kube import cli as sandbox_cli
 
         sandbox_cli.add_arguments(p)
         p.set_defaults(func=sandbox_cli.run)

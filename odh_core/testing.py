@@ -45,7 +45,7 @@ SEED_USERS = ("admin", "alice", "bob")
 @pytest.fixture(scope="session")
 def sandbox_kube() -> Iterator[Any]:
     """The sandbox Kubernetes API server (thread runner): https_url, ca_file, token(user), faults."""
-    from .sandbox.kube import SandboxKube
+    from odh_sandbox.kube import SandboxKube
 
     kube = SandboxKube().start()
     try:
@@ -57,7 +57,7 @@ def sandbox_kube() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def sandbox_s3() -> Iterator[Any]:
     """moto's S3 server on loopback: endpoint, access_key, secret_key, default_bucket."""
-    from .sandbox.s3 import SandboxS3
+    from odh_sandbox.s3 import SandboxS3
 
     s3 = SandboxS3().start()
     try:
@@ -69,7 +69,7 @@ def sandbox_s3() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def sandbox_hub() -> Iterator[Any]:
     """The sandbox Hugging Face hub with its demo models: endpoint, add_model, faults."""
-    from .sandbox.hub import SandboxHub, seed_demo
+    from odh_sandbox.hub import SandboxHub, seed_demo
 
     hub = SandboxHub(tokens={"hf-sandbox-token": "sandbox-user"})
     seed_demo(hub)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from odh_core.sandbox.kube import SandboxKube
+from odh_sandbox.kube import SandboxKube
 
 from .conftest import ToyPlugin
 

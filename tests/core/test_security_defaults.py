@@ -129,7 +129,7 @@ def test_sample_paths():
 
 # Tests may also use the test kit and the sandbox stand-ins directly (e.g. a private S3 to
 # stop mid-upload); plugin code may not.
-PUBLIC_TEST_PREFIXES = ("odh_core.testing", "odh_core.sandbox")
+PUBLIC_TEST_PREFIXES = ("odh_core.testing", "odh_sandbox")
 
 
 def test_plugins_import_only_the_public_api():

@@ -8,7 +8,7 @@ from cryptography import x509
 from tornado.netutil import bind_sockets
 
 from odh_core.config import validate_settings
-from odh_core.sandbox.kube.tls import make_tls
+from odh_sandbox.kube.tls import make_tls
 from odh_core.server import serve_sockets
 
 

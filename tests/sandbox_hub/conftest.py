@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from odh_core.sandbox.hub import SandboxHub, SizedFile
+from odh_sandbox.hub import SandboxHub, SizedFile
 
 TOKENS = {"hf_alice": "alice", "hf_bob": "bob"}
 BIG = 200 * 1024 * 1024

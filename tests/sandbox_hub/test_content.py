@@ -2,8 +2,8 @@ import hashlib
 
 import pytest
 
-from odh_core.sandbox.hub import BytesFile, SizedFile, parse_range
-from odh_core.sandbox.hub.content import BLOCK
+from odh_sandbox.hub import BytesFile, SizedFile, parse_range
+from odh_sandbox.hub.content import BLOCK
 
 
 def test_sized_file_is_deterministic_and_random_access() -> None:

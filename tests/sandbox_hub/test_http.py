@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from odh_core.sandbox.hub import SandboxHub
+from odh_sandbox.hub import SandboxHub
 
 ALICE = {"Authorization": "Bearer hf_alice"}
 BOB = {"Authorization": "Bearer hf_bob"}

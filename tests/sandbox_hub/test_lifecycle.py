@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from odh_core.sandbox.hub import DEMO_TOKEN, SandboxHub, SizedFile, seed_demo
+from odh_sandbox.hub import DEMO_TOKEN, SandboxHub, SizedFile, seed_demo
 
 
 async def test_start_stop_on_current_loop_and_demo_seed() -> None:

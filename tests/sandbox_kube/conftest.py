@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from kubernetes import client
 
-from odh_core.sandbox.kube import SandboxKube
+from odh_sandbox.kube import SandboxKube
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from kubernetes import client
 
-from odh_core.sandbox.kube.protobuf import encode_ssar
+from odh_sandbox.kube.protobuf import encode_ssar
 
 from .conftest import cm
 

@@ -14,8 +14,8 @@ from kubernetes import client, config, dynamic
 from kubernetes.aio import client as aclient
 from kubernetes.aio import config as aconfig
 
-from odh_core.sandbox.kube import SandboxKubeServer
-from odh_core.sandbox.kube.discovery import AGGREGATED_CT
+from odh_sandbox.kube import SandboxKubeServer
+from odh_sandbox.kube.discovery import AGGREGATED_CT
 
 
 def _get(kube, path: str, accept: str = "application/json", user: str = "admin"):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from odh_core.sandbox.s3 import SandboxS3
+from odh_sandbox.s3 import SandboxS3
 
 
 @pytest.fixture(scope="session")

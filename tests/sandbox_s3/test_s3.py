@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiobotocore.session import get_session
 
-from odh_core.sandbox.s3 import SandboxS3
+from odh_sandbox.s3 import SandboxS3
 
 MiB = 1024 * 1024
 

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from aiobotocore.session import AioSession
 
-from odh_core.sandbox.hub import SizedFile
+from odh_sandbox.hub import SizedFile
 
 from hf_testkit import MULTI, NOBODY_TOKEN, SMALL, MiB
 

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 
 from hf_testkit import MiB
-from odh_core.sandbox.hub import DEMO_TOKEN, SandboxHub, SizedFile
+from odh_sandbox.hub import DEMO_TOKEN, SandboxHub, SizedFile
 from odh_hf.hub import HubClient, HubSettings
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from odh_core.sandbox.hub import DEMO_TOKEN
+from odh_sandbox.hub import DEMO_TOKEN
 from odh_core.testing import eventually
 
 from hf_testkit import (MULTI, NOBODY_TOKEN, SMALL, MiB, hub_digest, keys_under, object_digest,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from odh_core.sandbox.hub import DEMO_TOKEN
+from odh_sandbox.hub import DEMO_TOKEN
 
 MASK = "••••••••"
 

@@ -22,8 +22,8 @@ TOKEN_FILE = "tokens.csv"
 
 
 def default_seed_dir() -> Path:
-    # odh_core/sandbox/kube/seeds.py -> repo root / conf / sandbox
-    return Path(__file__).resolve().parents[3] / "conf" / "sandbox"
+    # odh_sandbox/kube/seeds.py -> repo root / conf / sandbox
+    return Path(__file__).resolve().parents[2] / "conf" / "sandbox"
 
 
 @dataclass

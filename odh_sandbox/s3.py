@@ -13,7 +13,7 @@ Two modes:
     distinct bucket or key names. State survives :meth:`SandboxS3.restart`.
 
 ``mode="process"``
-    The same server in a child process (``python -m odh_core.sandbox.s3``). Each instance is
+    The same server in a child process (``python -m odh_sandbox.s3``). Each instance is
     fully isolated, :meth:`SandboxS3.restart` loses all state (a real "S3 restarted" fault),
     and moto's memory (it holds whole objects, several times over while completing a
     multipart upload) is not counted in the caller's RSS, which is what benchmarks need.
@@ -149,7 +149,7 @@ class SandboxS3:
         self._thread.start()
 
     def _start_process(self) -> None:
-        cmd = [sys.executable, "-m", "odh_core.sandbox.s3", "--host", self.host,
+        cmd = [sys.executable, "-m", "odh_sandbox.s3", "--host", self.host,
                "--port", str(self.port)]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
@@ -254,7 +254,7 @@ class SandboxS3:
 
 def _serve_main(argv: list[str] | None = None) -> int:
     """Child-process entry for mode="process": bind, report the port, serve until SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m odh_core.sandbox.s3")
+    parser = argparse.ArgumentParser(prog="python -m odh_sandbox.s3")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)

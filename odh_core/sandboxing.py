@@ -15,7 +15,7 @@ from ..config import DevUser, Settings
 from ..kube import KubeConnection, make_ssl_context
 
 log = logging.getLogger("odh.sandbox")
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED_USERS = ("admin", "alice", "bob")
 SERVICE_ACCOUNT_USER = "odh-core"
 
@@ -38,7 +38,7 @@ class SandboxManager:
         return [n for n, v in (("kube", self.kube), ("s3", self.s3), ("hub", self.hub)) if v]
 
     async def start_kube(self) -> KubeConnection:
-        from .kube import SandboxKubeServer
+        from odh_sandbox.kube import SandboxKubeServer
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         kubeconfig = self.state_dir / "sandbox-kubeconfig"
@@ -66,7 +66,7 @@ class SandboxManager:
         """The embedded S3 (moto's server on loopback), started on first request."""
         async with self._lock:
             if self.s3 is None:
-                from .s3 import SandboxS3
+                from odh_sandbox.s3 import SandboxS3
 
                 self.s3 = await asyncio.to_thread(SandboxS3().start)
                 log.warning("SANDBOX: embedded S3 at %s (bucket %s)", self.s3.endpoint,
@@ -77,7 +77,7 @@ class SandboxManager:
         """The sandbox Hugging Face hub with its demo models, started on first request."""
         async with self._lock:
             if self.hub is None:
-                from .hub import SandboxHub, seed_demo
+                from odh_sandbox.hub import SandboxHub, seed_demo
 
                 hub = SandboxHub()
                 seed_demo(hub)

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main() -> int:  # python -m odh_core.sandbox.kube.cli
+def main() -> int:  # python -m odh_sandbox.kube.cli
     parser = argparse.ArgumentParser(prog="odh-core sandbox")
     add_arguments(parser)
     return run(parser.parse_args())
