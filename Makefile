@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install clean container soak
+.PHONY: run test bench install clean container soak browser
 
 $(STAMP): pyproject.toml constraints.txt contrib/odh-plugin-example/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,9 +17,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/odh-core serve --sandbox --dev
 
+# The browser suite (tests/e2e) drives Debian's Chromium; installed here when missing and when
+# this user may (root, as in CI). Without it the suite skips and says why.
+browser:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
 # The example plugin is its own project (own rootdir and pytest config), proving the test kit
 # works for a package team.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 	cd contrib/odh-plugin-example && ../../$(PY) -m pytest
 

@@ -11,8 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..config import DevUser, Settings
-from ..kube import KubeConnection, make_ssl_context
+from .config import DevUser, Settings
+from .kube import KubeConnection, make_ssl_context
 
 log = logging.getLogger("odh.sandbox")
 REPO_ROOT = Path(__file__).resolve().parents[1]
