@@ -24,6 +24,7 @@ from .http_policy import HttpPolicy
 from .limits import UserLimits
 from .kube import KubeClient, KubeConnection, resolve_connection
 from .observability import Metrics, make_log_function
+from .openapi import core_version
 from .plugin import HealthCheck, Plugin, PluginContext, Route
 from .web import BaseHandler, BaseWebSocketHandler
 
@@ -77,7 +78,7 @@ class App:
             found[name] = loader.PluginInfo(name, None, None, enabled=False, cls=cls)
         loader.decide_enabled(found, self.settings)
         for name, cls in BUILTIN_PLUGINS:
-            info = loader.PluginInfo(name, "odh-core", _version(), True, cls=cls, builtin=True)
+            info = loader.PluginInfo(name, "odh-core", core_version(), True, cls=cls, builtin=True)
             loader.register(self.pm, info, self._make_context, self.settings)
             self.plugins[name] = info
         for name, info in found.items():
@@ -373,12 +374,3 @@ class App:
                 log.warning("grace period over with %d requests in flight", self.inflight)
         for ws in list(self.websockets):
             ws.close(1001, "server shutting down")
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("odh-core")
-    except Exception:  # pragma: no cover
-        return "0"

@@ -23,7 +23,7 @@ import copy
 import inspect
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import tornado.web
 import tornado.websocket
@@ -32,7 +32,28 @@ from .plugin import Route
 from .web import is_anonymous
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .app import App
+    from .config import Settings
+    from .loader import PluginInfo
+
+
+class App(Protocol):
+    """What the document needs of the app. A protocol, not an import of `app`: the app
+    imports this module (through the builtin plugins), so importing it back made a circle."""
+    routes: list[tuple[str, Route]]
+    plugins: dict[str, PluginInfo]
+    settings: Settings
+
+    def enabled_plugins(self) -> list[PluginInfo]: ...
+
+
+def core_version() -> str:
+    """The installed odh-core version (what built-in plugins and the document report)."""
+    try:
+        from importlib.metadata import version
+
+        return version("odh-core")
+    except Exception:  # pragma: no cover
+        return "0"
 
 OPENAPI_VERSION = "3.1.0"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -307,8 +328,6 @@ def _slug(text: str) -> str:
 # -- the document ------------------------------------------------------------------------------
 def build_document(app: "App") -> dict[str, Any]:
     """The OpenAPI 3.1 document for every route of the app's enabled plugins."""
-    from .app import _version
-
     paths: dict[str, dict[str, Any]] = {}
     tags: dict[str, str] = {}
     op_ids: set[str] = set()
@@ -345,7 +364,7 @@ def build_document(app: "App") -> dict[str, Any]:
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
-            "title": "odh-core", "version": _version(),
+            "title": "odh-core", "version": core_version(),
             "description": "Backend-for-frontend for Open Data Hub. Every route is contributed "
                            "by a plugin (tag = plugin name). Enabled plugins: "
                            + ", ".join(sorted(i.name for i in app.enabled_plugins()
