@@ -13,7 +13,8 @@ _SUB_VERBS = {"status": ["get", "patch", "update"], "log": ["get"],
               "token": ["create"]}
 # Group order of a real server; CRD groups follow, alphabetically.
 _GROUP_ORDER = ["", "apps", "batch", "authentication.k8s.io", "authorization.k8s.io",
-                "rbac.authorization.k8s.io", "apiextensions.k8s.io"]
+                "networking.k8s.io", "policy", "rbac.authorization.k8s.io", "scheduling.k8s.io",
+                "apiextensions.k8s.io"]
 
 
 def wants_aggregated(accept: str) -> bool:

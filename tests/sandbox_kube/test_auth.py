@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from kubernetes import client
 
-from odh_sandbox.kube.protobuf import encode_ssar
+from odh_sandbox.kube.protobuf import PROTOBUF_CT, decode_object, encode_object
 
 from .conftest import cm
 
@@ -184,8 +184,12 @@ def test_token_request_issues_a_working_token(kube, api_client, core, ns: str) -
 
 
 def test_protobuf_self_subject_access_review(kube) -> None:
-    """kubectl 1.32 `auth can-i` sends the review as protobuf and accepts JSON back."""
-    body = encode_ssar({"namespace": "alice-project", "verb": "list", "resource": "pods"})
+    """kubectl 1.32 `auth can-i` sends the review as protobuf and prefers protobuf back."""
+    body = encode_object({"apiVersion": "authorization.k8s.io/v1",
+                          "kind": "SelfSubjectAccessReview", "metadata": {},
+                          "spec": {"resourceAttributes": {"namespace": "alice-project",
+                                                          "verb": "list", "resource": "pods"}}})
+    assert body is not None
     req = urllib.request.Request(
         kube.http_url + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", data=body,
         method="POST", headers={"Authorization": f"Bearer {kube.token('alice')}",
@@ -194,7 +198,8 @@ def test_protobuf_self_subject_access_review(kube) -> None:
                                           "application/json"})
     with urllib.request.urlopen(req) as r:
         assert r.status == 201
-        out = json.loads(r.read())
+        assert r.headers["Content-Type"] == PROTOBUF_CT
+        out = decode_object(r.read())
     assert out["kind"] == "SelfSubjectAccessReview"
     assert out["spec"]["resourceAttributes"]["resource"] == "pods"
     assert out["status"]["allowed"] is True

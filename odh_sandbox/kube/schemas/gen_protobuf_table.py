@@ -1,0 +1,144 @@
+"""Generate protobuf_fields.json: the protobuf field table of the kinds the sandbox decodes.
+
+Kubernetes' protobuf field numbers are part of its API contract and are published in the
+`generated.proto` files of k8s.io/api and k8s.io/apimachinery. This script reads those files
+and keeps, for the closure of messages reachable from ROOTS, each field's number, JSON name,
+label (single, repeated, map), type and whether its comment says `+optional` (go-to-protobuf
+always writes non-pointer fields, zero or not; `+optional` ones are omitempty in JSON).
+
+    python -m odh_sandbox.kube.schemas.gen_protobuf_table API_DIR APIMACHINERY_DIR
+
+API_DIR is a checkout of k8s.io/api (kubernetes/api), APIMACHINERY_DIR of k8s.io/apimachinery,
+both at the release the sandbox reports (v0.32.x for Kubernetes 1.32).
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+# (apiVersion, kind) the sandbox takes as protobuf request bodies and can answer in protobuf.
+ROOTS = {
+    "v1": ["Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "ResourceQuota",
+           "Pod"],
+    "apps/v1": ["Deployment"],
+    "batch/v1": ["Job", "CronJob"],
+    "rbac.authorization.k8s.io/v1": ["Role", "RoleBinding", "ClusterRole",
+                                     "ClusterRoleBinding"],
+    "scheduling.k8s.io/v1": ["PriorityClass"],
+    "policy/v1": ["PodDisruptionBudget"],
+    "networking.k8s.io/v1": ["Ingress"],
+    "authorization.k8s.io/v1": ["SelfSubjectAccessReview", "SelfSubjectRulesReview",
+                                "SubjectAccessReview", "LocalSubjectAccessReview"],
+    "authentication.k8s.io/v1": ["TokenReview", "SelfSubjectReview"],
+}
+# apiVersion -> protobuf package of its generated.proto (k8s.io/api/<dir>).
+PACKAGES = {"v1": "core/v1", "apps/v1": "apps/v1", "batch/v1": "batch/v1",
+            "rbac.authorization.k8s.io/v1": "rbac/v1", "scheduling.k8s.io/v1": "scheduling/v1",
+            "policy/v1": "policy/v1", "networking.k8s.io/v1": "networking/v1",
+            "authorization.k8s.io/v1": "authorization/v1",
+            "authentication.k8s.io/v1": "authentication/v1"}
+SCALARS = {"string", "bytes", "bool", "int32", "int64", "uint32", "uint64", "double", "float",
+           "sint32", "sint64", "fixed32", "fixed64"}
+_FIELD = re.compile(r"^\s*(optional|repeated|required)?\s*(map<\s*([\w.]+)\s*,\s*([\w.]+)\s*>|"
+                    r"[\w.]+)\s+(\w+)\s*=\s*(\d+)\s*;")
+
+
+def parse(path: Path) -> dict[str, dict]:
+    """message full name -> {"fields": [...], "wrapper": bool} for one generated.proto."""
+    package = ""
+    out: dict[str, dict] = {}
+    comment: list[str] = []
+    msg_comment: list[str] = []
+    current: str | None = None
+    for line in path.read_text().splitlines():
+        s = line.strip()
+        if s.startswith("//"):
+            comment.append(s)
+            continue
+        if s.startswith("package "):
+            package = s[len("package "):].rstrip(";").strip()
+        elif s.startswith("message "):
+            current = f"{package}.{s.split()[1]}"
+            msg_comment = comment
+            out[current] = {"fields": [], "wrapper": False}
+        elif s == "}":
+            if current is not None:
+                fields = out[current]["fields"]
+                # A list type marshalled as a message (e.g. ExtraValue): JSON is the bare list.
+                out[current]["wrapper"] = any("+protobuf.nullable=true" in c
+                                               for c in msg_comment) \
+                    and len(fields) == 1 and fields[0][1] == "items" and fields[0][2] == "r"
+            current = None
+        elif current is not None:
+            m = _FIELD.match(line)
+            if m:
+                label, typ, mk, mv, name, num = m.groups()
+                optional = int(any("+optional" in c for c in comment))
+                if mk:
+                    entry = [int(num), name, "m", f"{_qualify(mk, package)}:"
+                             f"{_qualify(mv, package)}", optional]
+                else:
+                    entry = [int(num), name, "r" if label == "repeated" else "",
+                             _qualify(typ, package), optional]
+                out[current]["fields"].append(entry)
+        comment = []
+    return out
+
+
+def _qualify(typ: str, package: str) -> str:
+    if typ in SCALARS:
+        return typ
+    if typ.startswith("."):
+        return typ[1:]
+    return f"{package}.{typ}" if "." not in typ else typ
+
+
+def build(api_dir: Path, apimachinery_dir: Path) -> dict:
+    messages: dict[str, dict] = {}
+    for path in sorted(list(api_dir.rglob("generated.proto"))
+                       + list(apimachinery_dir.rglob("generated.proto"))):
+        messages.update(parse(path))
+    kinds = {}
+    for api_version, names in ROOTS.items():
+        pkg = "k8s.io.api." + PACKAGES[api_version].replace("/", ".")
+        for kind in names:
+            kinds[f"{api_version}/{kind}"] = f"{pkg}.{kind}"
+    # The closure of what the roots reach (plus Status, for error answers).
+    todo = list(kinds.values()) + ["k8s.io.apimachinery.pkg.apis.meta.v1.Status"]
+    keep: dict[str, dict] = {}
+    while todo:
+        name = todo.pop()
+        if name in keep or name in SCALARS:
+            continue
+        if name not in messages:
+            raise SystemExit(f"message {name} not found in the .proto files")
+        keep[name] = messages[name]
+        for _, _, label, typ, _ in messages[name]["fields"]:
+            todo.extend(typ.split(":") if label == "m" else [typ])
+    return {"source": "k8s.io/api and k8s.io/apimachinery generated.proto "
+                      "(see gen_protobuf_table.py)",
+            "kinds": kinds,
+            "messages": {k: keep[k]["fields"] for k in sorted(keep)},
+            "wrappers": sorted(k for k in keep if keep[k]["wrapper"])}
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 2:
+        raise SystemExit(__doc__)
+    table = build(Path(argv[0]), Path(argv[1]))
+    out = Path(__file__).with_name("protobuf_fields.json")
+    # One message per line: compact, yet a diff shows what a new release changed.
+    lines = [f"{json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}"
+             for k, v in table["messages"].items()]
+    text = ('{"source": ' + json.dumps(table["source"]) + ',\n"kinds": '
+            + json.dumps(table["kinds"], indent=0) + ',\n"wrappers": '
+            + json.dumps(table["wrappers"]) + ',\n"messages": {\n' + ",\n".join(lines)
+            + "\n}}\n")
+    out.write_text(text)
+    print(f"{out}: {len(table['kinds'])} kinds, {len(table['messages'])} messages")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
