@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 import tornado.iostream
 import tornado.web
 
-from . import discovery, errors, protobuf, reviews, tables
+from . import discovery, errors, openapi_pb, protobuf, reviews, tables
 from .errors import KubeError, bad_request, status_body
-from .ops import success_status, with_version
+from .ops import WriteOptions, success_status, with_version
+from .validation import FieldValidation
 from .rbac import ANONYMOUS, AUTHENTICATED, SA_PREFIX, UNAUTHENTICATED, Attributes, UserInfo
 from .resources import ResourceType
 from .selectors import make_filter
@@ -198,6 +199,10 @@ class KubeHandler(tornado.web.RequestHandler):
             return
         user = self._impersonate(self._authenticate())
         parts = [p for p in path.split("/") if p]
+        if parts and parts[0] == "openapi" and method == "GET":
+            self._authorize_path(user, path)
+            self._openapi(parts[1:])
+            return
         if not parts or parts[0] not in ("api", "apis"):
             self._authorize_path(user, path)
             self._page_not_found()
@@ -223,6 +228,26 @@ class KubeHandler(tornado.web.RequestHandler):
             self._page_not_found()
             return
         await self._resource(user, target, method, accept)
+
+    def _openapi(self, parts: list[str]) -> None:
+        doc: dict[str, Any] | None = None
+        if parts == ["v2"]:
+            accept = self.request.headers.get("Accept", "").split(",")[0].split(";")[0]
+            doc = self.srv.openapi.v2()
+            if accept.strip().lower() in openapi_pb.PROTOBUF_V2_ACCEPT:
+                # What kubectl's discovery client asks for (validation of kinds the v3
+                # document does not know yet, e.g. a CR whose CRD is in the same manifest).
+                self.set_header("Content-Type", openapi_pb.PROTOBUF_V2_CT)
+                self.finish(openapi_pb.document(doc))
+                return
+        elif parts == ["v3"]:
+            doc = self.srv.openapi.v3_index()
+        elif parts[:1] == ["v3"]:
+            doc = self.srv.openapi.v3("/".join(parts[1:]))
+        if doc is None:
+            self._page_not_found()
+            return
+        self._send(200, doc)
 
     def _discovery(self, parts: list[str], accept: str) -> None:
         reg = self.srv.store.registry
@@ -363,14 +388,22 @@ class KubeHandler(tornado.web.RequestHandler):
             elif t.subresource == "token":
                 self._send(201, self._token_request(t, body))
             else:
-                self._send(201, api.create(rt, t.namespace, t.version, body, dry_run))
+                opts = self._write_options(args)
+                created = api.create(rt, t.namespace, t.version, body, dry_run, opts)
+                self._warn(opts)
+                self._send(201, created)
         elif verb == "update":
-            self._send(200, api.replace(rt, t.namespace, t.name, t.version, self._body(t),
-                                        dry_run, t.subresource))
+            opts = self._write_options(args)
+            updated = api.replace(rt, t.namespace, t.name, t.version, self._body(t), dry_run,
+                                  t.subresource, opts)
+            self._warn(opts)
+            self._send(200, updated)
         elif verb == "patch":
+            opts = self._write_options(args)
             code, obj = api.patch(rt, t.namespace, t.name, t.version,
                                   self.request.headers.get("Content-Type", ""),
-                                  self.request.body or b"", args, dry_run, t.subresource)
+                                  self.request.body or b"", args, dry_run, t.subresource, opts)
+            self._warn(opts)
             self._send(code, obj)
         elif verb == "delete":
             body = self._body(t) or {}
@@ -384,6 +417,17 @@ class KubeHandler(tornado.web.RequestHandler):
         elif verb == "deletecollection":
             self._send(200, api.delete_collection(rt, t.namespace or None, t.version, args,
                                                   dry_run))
+
+    def _write_options(self, args: dict[str, str]) -> WriteOptions:
+        # Without ?fieldManager, kube-apiserver names the manager after the User-Agent's
+        # first word ("kubectl", "OpenAPI-Generator", ...).
+        agent = self.request.headers.get("User-Agent", "").split("/")[0].strip()
+        return WriteOptions(manager=args.get("fieldManager") or agent or "unknown",
+                            fv=FieldValidation.from_query(args.get("fieldValidation")))
+
+    def _warn(self, opts: WriteOptions) -> None:
+        for w in opts.fv.warnings:
+            self.add_header("Warning", '299 - "' + w.replace('"', '\\"') + '"')
 
     def _token_request(self, t: Target, body: Any) -> dict[str, Any]:
         sa = self.srv.api.get(t.rt, t.namespace, t.name)

@@ -14,7 +14,9 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from . import errors
+from dataclasses import dataclass, field
+
+from . import errors, managed, validation
 from .errors import KubeError, bad_request
 from .patch import apply_merge, json_patch, merge_patch, strategic_merge
 from .resources import ResourceType
@@ -34,6 +36,15 @@ JSON_PATCH = "application/json-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 APPLY_CBOR = "application/apply-patch+cbor"
+
+
+@dataclass
+class WriteOptions:
+    """Per-request write options: who writes (the field manager), how unknown fields are
+    answered, whether an apply takes fields other managers own."""
+    manager: str = "unknown"
+    fv: validation.FieldValidation = field(default_factory=validation.FieldValidation)
+    force: bool = False
 
 
 def with_version(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
@@ -75,6 +86,19 @@ class Api:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._ns_rt = store.registry.types[NS_KEY]
+        # The OpenAPI schemas writes are checked against (set by the server; None: no
+        # pruning, e.g. in unit tests of the REST semantics alone).
+        self.schemas: Any = None
+
+    def _pruned(self, rt: ResourceType, version: str, obj: dict[str, Any],
+                opts: WriteOptions, partial: bool = False) -> dict[str, Any]:
+        if self.schemas is None:
+            return obj
+        name, defs = self.schemas.definition(rt, version)
+        if not name or name not in defs:
+            return obj
+        return validation.validate(obj, name, defs, rt.custom, opts.fv, rt.kind, rt.group,
+                                   partial)
 
     # -- helpers -------------------------------------------------------------------
     def _require_namespace(self, rt: ResourceType, namespace: str) -> None:
@@ -229,9 +253,14 @@ class Api:
                 "items": items}
 
     def create(self, rt: ResourceType, namespace: str, version: str, body: Any,
-               dry_run: bool) -> dict[str, Any]:
+               dry_run: bool, opts: WriteOptions | None = None,
+               applied: dict[str, Any] | None = None) -> dict[str, Any]:
+        opts = opts or WriteOptions()
         self._check_type(rt, body, version)
         obj = copy.deepcopy(body)
+        if isinstance(obj.get("metadata"), dict):
+            obj["metadata"].pop("managedFields", None)
+        obj = self._pruned(rt, version, obj, opts)
         obj["apiVersion"] = rt.api_version(rt.versions[0])
         obj["kind"] = rt.kind
         meta = obj.setdefault("metadata", {})
@@ -256,6 +285,13 @@ class Api:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
         self._prepare_create(rt, obj)
         self._normalise(rt, obj)
+        skip_status = "status" in rt.subresources
+        if applied is not None:
+            obj = managed.apply(None, obj, applied, opts.manager, rt.api_version(version),
+                                opts.force, skip_status, rt.plural, meta["name"])
+        else:
+            managed.record_update(None, obj, opts.manager, rt.api_version(version),
+                                  skip_status)
         if dry_run:
             meta.setdefault("uid", "00000000-0000-0000-0000-000000000000")
             meta["creationTimestamp"] = now_rfc3339()
@@ -265,7 +301,8 @@ class Api:
         return with_version(self.store.create(rt, obj), rt.api_version(version))
 
     def replace(self, rt: ResourceType, namespace: str, name: str, version: str, body: Any,
-                dry_run: bool, subresource: str = "") -> dict[str, Any]:
+                dry_run: bool, subresource: str = "", opts: WriteOptions | None = None
+                ) -> dict[str, Any]:
         self._check_type(rt, body, version)
         meta = body.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
@@ -275,10 +312,12 @@ class Api:
             raise bad_request("the namespace of the provided object does not match the "
                               "namespace sent on the request")
         old = self._must_get(rt, namespace, name)
-        return self._update(rt, old, copy.deepcopy(body), version, dry_run, subresource)
+        return self._update(rt, old, copy.deepcopy(body), version, dry_run, subresource,
+                            opts or WriteOptions())
 
     def _update(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any],
-                version: str, dry_run: bool, subresource: str) -> dict[str, Any]:
+                version: str, dry_run: bool, subresource: str, opts: WriteOptions,
+                applied: dict[str, Any] | None = None) -> dict[str, Any]:
         name = old["metadata"]["name"]
         rv = (new.get("metadata") or {}).get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
@@ -315,6 +354,14 @@ class Api:
                 meta["labels"] = labels
             self._normalise(rt, obj)
             self._validate(rt, obj)
+            obj = self._pruned(rt, version, obj, opts,)
+        skip_status = "status" in rt.subresources and subresource != "status"
+        if applied is not None:
+            obj = managed.apply(old, obj, applied, opts.manager, rt.api_version(version),
+                                opts.force, skip_status, rt.plural, name)
+        else:
+            managed.record_update(old, obj, opts.manager, rt.api_version(version),
+                                  skip_status, subresource)
         obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if obj == old:
             return with_version(old, rt.api_version(version))  # no-op: no write, no event
@@ -329,10 +376,13 @@ class Api:
 
     def patch(self, rt: ResourceType, namespace: str, name: str, version: str,
               content_type: str, raw: bytes, args: dict[str, str], dry_run: bool,
-              subresource: str = "") -> tuple[int, dict[str, Any]]:
+              subresource: str = "", opts: WriteOptions | None = None
+              ) -> tuple[int, dict[str, Any]]:
+        opts = opts or WriteOptions()
         ctype = content_type.split(";")[0].strip().lower()
         if ctype in (APPLY_PATCH, APPLY_CBOR):
-            return self._apply(rt, namespace, name, version, raw, args, dry_run, subresource)
+            return self._apply(rt, namespace, name, version, raw, args, dry_run, subresource,
+                               opts)
         allowed = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH]
         if not rt.custom:
             allowed.insert(2, STRATEGIC_PATCH)
@@ -358,10 +408,11 @@ class Api:
             new = strategic_merge(base, patch)
         if not isinstance(new, dict):
             raise bad_request("patch did not produce an object")
-        return 200, self._patched(rt, old, new, version, dry_run, subresource)
+        return 200, self._patched(rt, old, new, version, dry_run, subresource, opts)
 
     def _patched(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any],
-                 version: str, dry_run: bool, subresource: str) -> dict[str, Any]:
+                 version: str, dry_run: bool, subresource: str, opts: WriteOptions,
+                 applied: dict[str, Any] | None = None) -> dict[str, Any]:
         meta = new.get("metadata")
         if not isinstance(meta, dict):
             raise bad_request("metadata must be an object")
@@ -372,10 +423,11 @@ class Api:
             new = dict(new)
             if "status" in old:
                 new["status"] = old["status"]
-        return self._update(rt, old, new, version, dry_run, subresource)
+        return self._update(rt, old, new, version, dry_run, subresource, opts, applied)
 
     def _apply(self, rt: ResourceType, namespace: str, name: str, version: str, raw: bytes,
-               args: dict[str, str], dry_run: bool, subresource: str) -> tuple[int, dict]:
+               args: dict[str, str], dry_run: bool, subresource: str, opts: WriteOptions
+               ) -> tuple[int, dict]:
         import yaml  # local: only apply needs YAML
 
         if not args.get("fieldManager"):
@@ -396,14 +448,18 @@ class Api:
             raise bad_request(f"the name of the object ({ameta['name']}) does not match the "
                               f"name on the URL ({name})")
         ameta["name"] = name
+        ameta.pop("managedFields", None)
+        applied = self._pruned(rt, version, applied, opts, partial=True)
+        opts.manager = args["fieldManager"]
+        opts.force = (args.get("force") or "").lower() in ("true", "1")
         old = self.store.get(rt, namespace, name)
         if old is None:
             if subresource:
                 raise errors.not_found(rt.plural, rt.group, name)
-            return 201, self.create(rt, namespace, version, applied, dry_run)
+            return 201, self.create(rt, namespace, version, applied, dry_run, opts, applied)
         base = with_version(old, rt.api_version(version))
         new = apply_merge(base, applied, strategic=not rt.custom)
-        return 200, self._patched(rt, old, new, version, dry_run, subresource)
+        return 200, self._patched(rt, old, new, version, dry_run, subresource, opts, applied)
 
     def delete(self, rt: ResourceType, namespace: str, name: str, version: str,
                options: dict[str, Any], dry_run: bool) -> dict[str, Any]:

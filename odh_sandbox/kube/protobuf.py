@@ -9,7 +9,8 @@ schemas/gen_protobuf_table.py), never from guesswork. JSON stays the internal fo
 
 The JSON mapping is the one go-to-protobuf and encoding/json agree on: a handful of types have
 their own (Time, Duration, IntOrString, Quantity, RawExtension, FieldsV1), bytes are base64,
-and a zero scalar marked `+optional` is omitted as `omitempty` omits it.
+a zero scalar marked `+optional` is omitted as `omitempty` omits it, and an embedded
+(`json:",inline"`) struct's fields are the parent's.
 """
 from __future__ import annotations
 
@@ -123,6 +124,18 @@ def _key(num: int, wt: int) -> bytes:
 
 def _enc_bytes(num: int, data: bytes) -> bytes:
     return _key(num, 2) + _enc_varint(len(data)) + data
+
+
+# The wire primitives other encoders (openapi_pb) build on.
+enc_bytes = _enc_bytes
+
+
+def enc_varint_field(num: int, n: int) -> bytes:
+    return _key(num, 0) + _enc_varint(n)
+
+
+def enc_double(num: int, v: float) -> bytes:
+    return _key(num, 1) + struct.pack("<d", float(v))
 
 
 # -- special types -------------------------------------------------------------------------
@@ -278,6 +291,10 @@ def decode_message(tbl: Table, msg: str, buf: bytes) -> Any:
                     items.append(_scalar(typ, 0, n))
             else:
                 items.append(_value(tbl, typ, wt, val))
+        elif label == "i":
+            inner = _value(tbl, typ, wt, val)  # an embedded struct: its fields are ours
+            if isinstance(inner, dict):
+                out.update(inner)
         else:
             out[name] = _value(tbl, typ, wt, val)
     for num, (name, label, typ, optional) in nums.items():
@@ -356,6 +373,9 @@ def encode_message(tbl: Table, msg: str, value: Any) -> bytes:
         raise ProtobufError(f"{msg.rsplit('.', 1)[-1]} must be an object")
     out = bytearray()
     for num, (name, label, typ, optional) in sorted(tbl.by_number[msg].items()):
+        if label == "i":
+            out += _enc_bytes(num, encode_message(tbl, typ, value))
+            continue
         v = value.get(name)
         if v is None:
             continue

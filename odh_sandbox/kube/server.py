@@ -23,6 +23,7 @@ from .authn import TokenAuthenticator
 from .faults import FaultInjector
 from .handlers import KubeHandler
 from .logs import LogStore
+from .openapi import CRD_KEY, OpenApi
 from .ops import Api
 from .rbac import SA_PREFIX, Authorizer
 from .resources import ResourceType
@@ -100,6 +101,10 @@ class SandboxKubeServer:
         self.api = Api(self.store)
         self.authn = TokenAuthenticator(self.store)
         self.authz = Authorizer(self.store)
+        crd_rt = self.store.registry.types[CRD_KEY]
+        self.openapi = OpenApi(self.store.registry,
+                               lambda: self.store.iter_sorted(crd_rt, None))
+        self.api.schemas = self.openapi
         self.logs = LogStore()
         self.faults = FaultInjector()
         self.requests = RequestLog()

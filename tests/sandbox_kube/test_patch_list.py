@@ -71,10 +71,18 @@ def test_server_side_apply_creates_then_merges(core: client.CoreV1Api, ns: str) 
     doc2 = {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "applied", "labels": {"x": "y"}}, "data": {"b": "2"}}
     merged = core.patch_namespaced_config_map_with_http_info(
-        "applied", ns, doc2, field_manager="test", _content_type=APPLY)
+        "applied", ns, doc2, field_manager="other", _content_type=APPLY)
     data, code, _ = merged
     assert code == 200 and data.data == {"a": "1", "b": "2"}
     assert data.metadata.labels == {"x": "y"}
+    owners = {e.manager: e.fields_v1 for e in data.metadata.managed_fields}
+    assert owners == {"test": {"f:data": {"f:a": {}}},
+                      "other": {"f:data": {"f:b": {}}, "f:metadata": {"f:labels": {"f:x": {}}}}}
+    # A manager that stops applying a field it alone owned lets it go.
+    data = core.patch_namespaced_config_map("applied", ns, {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"},
+        "data": {"a2": "3"}}, field_manager="test", _content_type=APPLY)
+    assert data.data == {"a2": "3", "b": "2"}
     with pytest.raises(client.ApiException) as e:
         core.patch_namespaced_config_map("applied", ns, doc, _content_type=APPLY)
     assert e.value.status == 422  # fieldManager is required for apply

@@ -22,6 +22,7 @@ DEPLOYMENT = {
                               "name": "c", "image": "nginx", "args": ["-v", ""],
                               "ports": [{"containerPort": 80, "protocol": "TCP"}],
                               "resources": {"limits": {"cpu": "500m", "memory": "1Gi"}}}],
+                                   "volumes": [{"name": "v", "configMap": {"name": "cm"}}],
                                    "terminationGracePeriodSeconds": -1}}},
     "status": {},
 }
@@ -54,3 +55,14 @@ def test_unknown_kinds_and_bad_bytes_are_refused() -> None:
     with pytest.raises(protobuf.ProtobufError):
         protobuf.decode_object(protobuf.MAGIC + b"\x0a\x05ab")   # truncated
     assert protobuf.encode_object({"apiVersion": "example.com/v1", "kind": "Thing"}) is None
+
+
+def test_inline_structs_are_the_parents_fields() -> None:
+    ing = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+           "metadata": {"name": "i"},
+           "spec": {"rules": [{"host": "h", "http": {"paths": [{
+               "path": "/", "pathType": "Prefix", "backend": {"service": {
+                   "name": "s", "port": {"number": 80}}}}]}}]}, "status": {"loadBalancer": {}}}
+    body = protobuf.encode_object(ing)
+    assert body is not None
+    assert protobuf.decode_object(body) == ing

@@ -3,10 +3,14 @@
 Kubernetes' protobuf field numbers are part of its API contract and are published in the
 `generated.proto` files of k8s.io/api and k8s.io/apimachinery. This script reads those files
 and keeps, for the closure of messages reachable from ROOTS, each field's number, JSON name,
-label (single, repeated, map), type and whether its comment says `+optional` (go-to-protobuf
-always writes non-pointer fields, zero or not; `+optional` ones are omitempty in JSON).
+label (single, repeated, map, or inline), type and whether its comment says `+optional`
+(go-to-protobuf always writes non-pointer fields, zero or not; `+optional` ones are omitempty
+in JSON). A Go struct embedded with `json:",inline"` (Volume's VolumeSource, IngressRule's
+IngressRuleValue) is a field of its own in protobuf but not in JSON: the kube-apiserver
+OpenAPI document (the one gen_openapi_table.py reads) tells them apart, as the message's
+definition has no property of that name.
 
-    python -m odh_sandbox.kube.schemas.gen_protobuf_table API_DIR APIMACHINERY_DIR
+    python odh_sandbox/kube/schemas/gen_protobuf_table.py API_DIR APIMACHINERY_DIR SWAGGER
 
 API_DIR is a checkout of k8s.io/api (kubernetes/api), APIMACHINERY_DIR of k8s.io/apimachinery,
 both at the release the sandbox reports (v0.32.x for Kubernetes 1.32).
@@ -95,11 +99,24 @@ def _qualify(typ: str, package: str) -> str:
     return f"{package}.{typ}" if "." not in typ else typ
 
 
-def build(api_dir: Path, apimachinery_dir: Path) -> dict:
+def _mark_inline(messages: dict[str, dict], swagger: dict) -> None:
+    defs = swagger["definitions"]
+    for name, msg in messages.items():
+        d = defs.get("io.k8s." + name[len("k8s.io."):]) if name.startswith("k8s.io.") else None
+        if not d or "properties" not in d:
+            continue
+        for f in msg["fields"]:
+            if f[2] == "" and f[3] in messages and f[1] not in d["properties"]:
+                f[2] = "i"
+
+
+def build(api_dir: Path, apimachinery_dir: Path, swagger: dict | None = None) -> dict:
     messages: dict[str, dict] = {}
     for path in sorted(list(api_dir.rglob("generated.proto"))
                        + list(apimachinery_dir.rglob("generated.proto"))):
         messages.update(parse(path))
+    if swagger is not None:
+        _mark_inline(messages, swagger)
     kinds = {}
     for api_version, names in ROOTS.items():
         pkg = "k8s.io.api." + PACKAGES[api_version].replace("/", ".")
@@ -125,9 +142,9 @@ def build(api_dir: Path, apimachinery_dir: Path) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 2:
+    if len(argv) != 3:
         raise SystemExit(__doc__)
-    table = build(Path(argv[0]), Path(argv[1]))
+    table = build(Path(argv[0]), Path(argv[1]), json.loads(Path(argv[2]).read_text()))
     out = Path(__file__).with_name("protobuf_fields.json")
     # One message per line: compact, yet a diff shows what a new release changed.
     lines = [f"{json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}"
