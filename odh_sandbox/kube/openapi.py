@@ -148,8 +148,10 @@ def _operation(rt: ResourceType, version: str, action: str, verb: str, ref: str,
         op["parameters"].insert(0, {"in": "body", "name": "body", "required": True,
                                     "schema": {"$ref": V2_REF + ref}})
     if verb == "patch":
+        # kubectl builds a strategic merge patch only where PATCH consumes one: never for
+        # custom resources.
         op["consumes"] = ["application/json-patch+json", "application/merge-patch+json",
-                          "application/strategic-merge-patch+json",
+                          *([] if rt.custom else ["application/strategic-merge-patch+json"]),
                           "application/apply-patch+yaml"]
         op["parameters"][0] = {"in": "body", "name": "body", "required": True,
                                "schema": {"type": "object"}}

@@ -58,6 +58,13 @@ class _Walker:
 
     def walk(self, schema: dict[str, Any], value: Any, path: str, root: bool = False) -> Any:
         """The value with unknown fields pruned; records unknown fields and type errors."""
+        ref = schema.get("$ref")
+        if self.structural and isinstance(ref, str) and ref.startswith(V2_REF + "io.k8s."):
+            # A built-in type inside a custom resource (its metadata): built-in rules there.
+            inner = _Walker(self.defs, structural=False)
+            out = inner.walk(schema, value, path)
+            self.unknown += inner.unknown
+            return out
         schema = self.resolve(schema)
         if value is None:
             return None
