@@ -10,7 +10,10 @@ AGGREGATED_CT = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscover
 
 _SUB_VERBS = {"status": ["get", "patch", "update"], "log": ["get"],
               "scale": ["get", "patch", "update"], "finalize": ["update"],
-              "token": ["create"]}
+              "token": ["create"], "exec": ["create", "get"], "attach": ["create", "get"],
+              "portforward": ["create", "get"]}
+_STREAM_KINDS = {"exec": "PodExecOptions", "attach": "PodAttachOptions",
+                 "portforward": "PodPortForwardOptions"}
 # Group order of a real server; CRD groups follow, alphabetically.
 _GROUP_ORDER = ["", "apps", "batch", "authentication.k8s.io", "authorization.k8s.io",
                 "networking.k8s.io", "policy", "rbac.authorization.k8s.io", "scheduling.k8s.io",
@@ -26,6 +29,8 @@ def _sub_kind(rt: ResourceType, sub: str) -> tuple[str, str, str]:
         return ("autoscaling", "v1", "Scale")
     if sub == "token":
         return ("authentication.k8s.io", "v1", "TokenRequest")
+    if sub in _STREAM_KINDS:
+        return ("", "v1", _STREAM_KINDS[sub])
     if sub == "finalize" or sub == "status":
         return (rt.group, rt.versions[0], rt.kind)
     return ("", "", "")

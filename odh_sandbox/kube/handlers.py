@@ -26,6 +26,8 @@ JSON_CT = "application/json"
 # Paths kube-apiserver's bootstrap policy grants to everyone (system:public-info-viewer).
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 DEFAULT_WATCH_TIMEOUT = 1800.0
+# Pod subresources a kubelet serves: streams into containers the sandbox does not run.
+STREAM_SUBRESOURCES = ("exec", "attach", "portforward")
 
 
 def _dumps(obj: Any) -> bytes:
@@ -345,6 +347,9 @@ class KubeHandler(tornado.web.RequestHandler):
     async def _resource(self, user: UserInfo, t: Target, method: str, accept: str) -> None:
         rt = t.rt
         verb = self._verb(t, method)
+        if t.subresource in STREAM_SUBRESOURCES:
+            self._no_containers(user, t)
+            return
         if verb not in rt.verbs or (verb == "create" and t.name and t.subresource != "token"):
             if not (t.subresource and verb in ("get", "update", "patch", "create")):
                 raise KubeError(405, "the server does not allow this method on the requested "
@@ -428,6 +433,25 @@ class KubeHandler(tornado.web.RequestHandler):
     def _warn(self, opts: WriteOptions) -> None:
         for w in opts.fv.warnings:
             self.add_header("Warning", '299 - "' + w.replace('"', '\\"') + '"')
+
+    def _no_containers(self, user: UserInfo, t: Target) -> None:
+        """exec, attach, port-forward: authorised as kube-apiserver authorises them (create on
+        pods/<sub>, whatever the method: websocket upgrades are GETs), then a Status saying
+        what is true: there is no container to stream from."""
+        if not t.name:
+            raise KubeError(405, "the server does not allow this method on the requested "
+                                 "resource", "MethodNotAllowed")
+        attrs = Attributes(user, "create", True, "", "pods", t.subresource, t.namespace,
+                           t.name)
+        if not self.srv.authz.authorize(attrs)[0]:
+            raise errors.forbidden("pods", "", t.name, user.username, "create", t.namespace,
+                                   t.subresource)
+        self.srv.api.get(t.rt, t.namespace, t.name)  # 404 for a missing pod
+        what = {"exec": "execute a command in", "attach": "attach to",
+                "portforward": "forward ports to"}[t.subresource]
+        raise KubeError(400, f'unable to {what} pod "{t.name}": the sandbox API server runs '
+                             "no containers (no kubelet, no container runtime); pods are "
+                             "API objects only", "BadRequest")
 
     def _token_request(self, t: Target, body: Any) -> dict[str, Any]:
         sa = self.srv.api.get(t.rt, t.namespace, t.name)

@@ -55,7 +55,8 @@ def builtin_types() -> list[ResourceType]:
     authn = "authentication.k8s.io"
     return [
         _core("namespaces", "Namespace", False, ("ns",), (), ("status", "finalize")),
-        _core("pods", "Pod", True, ("po",), ("all",), ("status", "log")),
+        _core("pods", "Pod", True, ("po",), ("all",),
+              ("status", "log", "exec", "attach", "portforward")),
         _core("services", "Service", True, ("svc",), ("all",), ("status",)),
         _core("configmaps", "ConfigMap", True, ("cm",)),
         _core("secrets", "Secret", True),

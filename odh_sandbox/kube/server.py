@@ -20,6 +20,7 @@ import tornado.web
 import yaml
 
 from .authn import TokenAuthenticator
+from .bootlogs import boot_lines
 from .faults import FaultInjector
 from .handlers import KubeHandler
 from .logs import LogStore
@@ -256,6 +257,10 @@ class SandboxKubeServer:
     def _on_event(self, ev: Event) -> None:
         if ev.key == ("", "pods") and ev.type == "DELETED":
             self.logs.end_pod(ev.obj["metadata"].get("namespace", ""), ev.obj["metadata"]["name"])
+        elif ev.key == ("", "pods") and ev.type == "ADDED":
+            meta = ev.obj["metadata"]
+            for container, line in boot_lines(ev.obj):
+                self.logs.append(meta.get("namespace", ""), meta["name"], container, line)
 
     def _on_type_removed(self, rt: ResourceType) -> None:
         for w in list(self.watchers):

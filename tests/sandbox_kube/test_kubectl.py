@@ -183,3 +183,15 @@ def test_server_side_apply_conflicts_and_force(kubectl) -> None:
                                                     stdin=one, ok=False)
     finally:
         kubectl("delete", "configmap", "ssa", "-n", "default", "--ignore-not-found", ok=False)
+
+
+def test_container_streams_answer_a_status_and_the_ray_head_has_a_log(kubectl) -> None:
+    pod = ["-n", "alice-project", "raycluster-demo-head"]
+    out = kubectl("exec", *pod, "--", "ls", ok=False)
+    assert "BadRequest" in out and "runs no containers" in out
+    assert "runs no containers" in kubectl("attach", *pod, ok=False)
+    assert "runs no containers" in kubectl("port-forward", "-n", "alice-project",
+                                           "pod/raycluster-demo-head", "18265:8265", ok=False)
+    assert "NotFound" in kubectl("exec", "-n", "alice-project", "nope", "--", "ls", ok=False)
+    log = kubectl("logs", *pod)
+    assert "Ray runtime started." in log and "ray start --address=" in log
