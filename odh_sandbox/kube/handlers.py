@@ -13,11 +13,10 @@ import tornado.web
 from . import discovery, errors, openapi_pb, protobuf, reviews, tables
 from .errors import KubeError, bad_request, status_body
 from .ops import WriteOptions, success_status, with_version
-from .validation import FieldValidation
 from .rbac import ANONYMOUS, AUTHENTICATED, SA_PREFIX, UNAUTHENTICATED, Attributes, UserInfo
 from .resources import ResourceType
-from .selectors import make_filter
-from .watch import Watcher
+from .validation import FieldValidation
+from .watch import Watcher, WatchSpec, pump
 
 if TYPE_CHECKING:
     from .server import SandboxKubeServer
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 JSON_CT = "application/json"
 # Paths kube-apiserver's bootstrap policy grants to everyone (system:public-info-viewer).
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
-DEFAULT_WATCH_TIMEOUT = 1800.0
 # Pod subresources a kubelet serves: streams into containers the sandbox does not run.
 STREAM_SUBRESOURCES = ("exec", "attach", "portforward")
 
@@ -49,80 +47,20 @@ class Target:
     legacy_watch: bool
 
 
-class KubeHandler(tornado.web.RequestHandler):
-    SUPPORTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+class KubeRequest(tornado.web.RequestHandler):
+    """What every request to the sandbox API server starts with: who is asking (bearer token,
+    impersonation) and which resource the path names. Plain HTTP and WebSocket handlers
+    both build on it."""
 
     def initialize(self, server: SandboxKubeServer) -> None:
         self.srv = server
-        self._watcher: Watcher | None = None
-        self._log_queue: asyncio.Queue[Any] | None = None
 
     def check_xsrf_cookie(self) -> None:  # API clients, not browsers
         return None
 
-    def set_default_headers(self) -> None:
-        self.set_header("Cache-Control", "no-cache, private")
-        self.clear_header("Server")
-
-    # -- plumbing ------------------------------------------------------------------
-    def _send(self, code: int, obj: Any, content_type: str = JSON_CT) -> None:
-        self.set_status(code)
-        if content_type == JSON_CT and code < 400 and self._prefers_protobuf() \
-                and isinstance(obj, dict):
-            encoded = protobuf.encode_object(obj)
-            if encoded is not None:
-                self.set_header("Content-Type", protobuf.PROTOBUF_CT)
-                self.finish(encoded)
-                return
-        self.set_header("Content-Type", content_type)
-        self.finish(_dumps(obj))
-
-    def _prefers_protobuf(self) -> bool:
-        """kubectl's typed clients ask `application/vnd.kubernetes.protobuf,application/json`:
-        protobuf first, for the kinds there is a field table for; JSON for everything else."""
-        first = self.request.headers.get("Accept", "").split(",")[0]
-        return first.split(";")[0].strip().lower() == protobuf.PROTOBUF_CT
-
-    def _send_status(self, e: KubeError) -> None:
-        self._send(e.code, e.body)
-
-    def _page_not_found(self) -> None:
-        self.set_status(404)
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.finish("404 page not found\n")
-
     def _arg(self, name: str) -> str | None:
         return self.get_query_argument(name, None)
 
-    def on_connection_close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.close()
-        if self._log_queue is not None:
-            self._log_queue.put_nowait(None)
-
-    async def get(self, *_: str) -> None:
-        await self._dispatch()
-
-    post = put = patch = delete = get
-
-    async def _dispatch(self) -> None:
-        req = self.request
-        self.srv.requests.record(req.method or "", req.path, req.query)
-        delay, injected = self.srv.faults.match(req.method or "", req.path)
-        if delay:
-            await asyncio.sleep(delay)
-        if injected is not None:
-            self._send(injected.status, status_body(injected.status, injected.message,
-                                                    injected.reason))
-            return
-        try:
-            await self._route()
-        except KubeError as e:
-            if not self._finished:
-                self._send_status(e)
-
-    # -- identity ------------------------------------------------------------------
     def _authenticate(self) -> UserInfo:
         auth = self.request.headers.get("Authorization", "")
         if not auth:
@@ -186,6 +124,120 @@ class KubeHandler(tornado.web.RequestHandler):
         if not ok:
             raise KubeError(403, f'forbidden: User "{user.username}" cannot get path '
                                  f'"{path}"', "Forbidden")
+
+    def _parse_target(self, group: str, version: str, rest: list[str]) -> Target | None:
+        legacy_watch = False
+        if rest and rest[0] == "watch":
+            legacy_watch, rest = True, rest[1:]
+        if not rest:
+            return None
+        namespace = ""
+        if rest[0] == "namespaces" and group == "" and len(rest) >= 3 and \
+                not (len(rest) == 3 and rest[2] in ("status", "finalize")):
+            namespace, rest = rest[1], rest[2:]
+        elif rest[0] == "namespaces" and group != "" and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        if len(rest) > 3:
+            return None
+        rt = self.srv.store.registry.lookup(group, version, rest[0])
+        if rt is None:
+            return None
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if sub and sub not in rt.subresources:
+            return None
+        if namespace and not rt.namespaced:
+            return None
+        if rt.namespaced and not namespace and name:
+            return None
+        return Target(group, version, rt, namespace, name, sub, legacy_watch)
+
+    def _no_containers(self, user: UserInfo, t: Target) -> None:
+        """exec, attach, port-forward: authorised as kube-apiserver authorises them (create on
+        pods/<sub>, whatever the method: websocket upgrades are GETs), then a Status saying
+        what is true: there is no container to stream from."""
+        if not t.name:
+            raise KubeError(405, "the server does not allow this method on the requested "
+                                 "resource", "MethodNotAllowed")
+        attrs = Attributes(user, "create", True, "", "pods", t.subresource, t.namespace,
+                           t.name)
+        if not self.srv.authz.authorize(attrs)[0]:
+            raise errors.forbidden("pods", "", t.name, user.username, "create", t.namespace,
+                                   t.subresource)
+        self.srv.api.get(t.rt, t.namespace, t.name)  # 404 for a missing pod
+        what = {"exec": "execute a command in", "attach": "attach to",
+                "portforward": "forward ports to"}[t.subresource]
+        raise KubeError(400, f'unable to {what} pod "{t.name}": the sandbox API server runs '
+                             "no containers (no kubelet, no container runtime); pods are "
+                             "API objects only", "BadRequest")
+
+
+class KubeHandler(KubeRequest):
+    SUPPORTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+    def initialize(self, server: SandboxKubeServer) -> None:
+        super().initialize(server)
+        self._watcher: Watcher | None = None
+        self._log_queue: asyncio.Queue[Any] | None = None
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-cache, private")
+        self.clear_header("Server")
+
+    # -- plumbing ------------------------------------------------------------------
+    def _send(self, code: int, obj: Any, content_type: str = JSON_CT) -> None:
+        self.set_status(code)
+        if content_type == JSON_CT and code < 400 and self._prefers_protobuf() \
+                and isinstance(obj, dict):
+            encoded = protobuf.encode_object(obj)
+            if encoded is not None:
+                self.set_header("Content-Type", protobuf.PROTOBUF_CT)
+                self.finish(encoded)
+                return
+        self.set_header("Content-Type", content_type)
+        self.finish(_dumps(obj))
+
+    def _prefers_protobuf(self) -> bool:
+        """kubectl's typed clients ask `application/vnd.kubernetes.protobuf,application/json`:
+        protobuf first, for the kinds there is a field table for; JSON for everything else."""
+        first = self.request.headers.get("Accept", "").split(",")[0]
+        return first.split(";")[0].strip().lower() == protobuf.PROTOBUF_CT
+
+    def _send_status(self, e: KubeError) -> None:
+        self._send(e.code, e.body)
+
+    def _page_not_found(self) -> None:
+        self.set_status(404)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.finish("404 page not found\n")
+
+    def on_connection_close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+        if self._log_queue is not None:
+            self._log_queue.put_nowait(None)
+
+    async def get(self, *_: str) -> None:
+        await self._dispatch()
+
+    post = put = patch = delete = get
+
+    async def _dispatch(self) -> None:
+        req = self.request
+        self.srv.requests.record(req.method or "", req.path, req.query)
+        delay, injected = self.srv.faults.match(req.method or "", req.path)
+        if delay:
+            await asyncio.sleep(delay)
+        if injected is not None:
+            self._send(injected.status, status_body(injected.status, injected.message,
+                                                    injected.reason))
+            return
+        try:
+            await self._route()
+        except KubeError as e:
+            if not self._finished:
+                self._send_status(e)
 
     # -- routing -------------------------------------------------------------------
     async def _route(self) -> None:
@@ -280,32 +332,6 @@ class KubeHandler(tornado.web.RequestHandler):
             return
         self._send(200, discovery.resource_list(reg, parts[1], parts[2]))
 
-    def _parse_target(self, group: str, version: str, rest: list[str]) -> Target | None:
-        legacy_watch = False
-        if rest and rest[0] == "watch":
-            legacy_watch, rest = True, rest[1:]
-        if not rest:
-            return None
-        namespace = ""
-        if rest[0] == "namespaces" and group == "" and len(rest) >= 3 and \
-                not (len(rest) == 3 and rest[2] in ("status", "finalize")):
-            namespace, rest = rest[1], rest[2:]
-        elif rest[0] == "namespaces" and group != "" and len(rest) >= 3:
-            namespace, rest = rest[1], rest[2:]
-        if len(rest) > 3:
-            return None
-        rt = self.srv.store.registry.lookup(group, version, rest[0])
-        if rt is None:
-            return None
-        name = rest[1] if len(rest) > 1 else ""
-        sub = rest[2] if len(rest) > 2 else ""
-        if sub and sub not in rt.subresources:
-            return None
-        if namespace and not rt.namespaced:
-            return None
-        if rt.namespaced and not namespace and name:
-            return None
-        return Target(group, version, rt, namespace, name, sub, legacy_watch)
 
     # -- resources -----------------------------------------------------------------
     def _verb(self, t: Target, method: str) -> str:
@@ -434,25 +460,6 @@ class KubeHandler(tornado.web.RequestHandler):
         for w in opts.fv.warnings:
             self.add_header("Warning", '299 - "' + w.replace('"', '\\"') + '"')
 
-    def _no_containers(self, user: UserInfo, t: Target) -> None:
-        """exec, attach, port-forward: authorised as kube-apiserver authorises them (create on
-        pods/<sub>, whatever the method: websocket upgrades are GETs), then a Status saying
-        what is true: there is no container to stream from."""
-        if not t.name:
-            raise KubeError(405, "the server does not allow this method on the requested "
-                                 "resource", "MethodNotAllowed")
-        attrs = Attributes(user, "create", True, "", "pods", t.subresource, t.namespace,
-                           t.name)
-        if not self.srv.authz.authorize(attrs)[0]:
-            raise errors.forbidden("pods", "", t.name, user.username, "create", t.namespace,
-                                   t.subresource)
-        self.srv.api.get(t.rt, t.namespace, t.name)  # 404 for a missing pod
-        what = {"exec": "execute a command in", "attach": "attach to",
-                "portforward": "forward ports to"}[t.subresource]
-        raise KubeError(400, f'unable to {what} pod "{t.name}": the sandbox API server runs '
-                             "no containers (no kubelet, no container runtime); pods are "
-                             "API objects only", "BadRequest")
-
     def _token_request(self, t: Target, body: Any) -> dict[str, Any]:
         sa = self.srv.api.get(t.rt, t.namespace, t.name)
         spec = dict((body or {}).get("spec") or {})
@@ -468,91 +475,23 @@ class KubeHandler(tornado.web.RequestHandler):
 
     # -- watch ---------------------------------------------------------------------
     async def _watch(self, t: Target, args: dict[str, str], accept: str) -> None:
-        rt = t.rt
-        field_sel = args.get("fieldSelector")
-        if t.name:
-            name_sel = f"metadata.name={t.name}"
-            field_sel = f"{field_sel},{name_sel}" if field_sel else name_sel
-        pred = make_filter(args.get("labelSelector"), field_sel, rt.kind)
-        rv_arg = args.get("resourceVersion") or ""
-        if rv_arg in ("", "0"):
-            from_rv = None
-        else:
-            try:
-                from_rv = int(rv_arg)
-            except ValueError:
-                raise bad_request(f'resourceVersion: Invalid value: "{rv_arg}": must be an '
-                                  "integer") from None
-        timeout = DEFAULT_WATCH_TIMEOUT
-        if args.get("timeoutSeconds"):
-            try:
-                timeout = float(args["timeoutSeconds"])
-            except ValueError:
-                raise bad_request("timeoutSeconds must be a number") from None
-        bookmarks = _bool(args.get("allowWatchBookmarks"))
-        initial_end = _bool(args.get("sendInitialEvents"))
-        as_table = tables.wants_table(accept)
-        include = args.get("includeObject", "Metadata")
-        api_version = rt.api_version(t.version)
-
-        watcher = Watcher(self.srv.store, rt, t.namespace or None, pred, self.request.path)
-        too_old = watcher.start(from_rv)
+        spec = WatchSpec.from_request(t.rt, t.version, t.name, args, accept)
+        watcher = Watcher(self.srv.store, t.rt, t.namespace or None, spec.pred,
+                          self.request.path)
+        too_old = watcher.start(spec.from_rv)
         self.set_status(200)
         self.set_header("Content-Type", JSON_CT)
         if too_old is not None:
-            st = errors.gone_expired(f"too old resource version: {too_old} "
-                                     f"({self.srv.store.compacted_rv + 1})").body
-            self.finish(_dumps({"type": "ERROR", "object": st}) + b"\n")
+            self.finish(_dumps(watcher.too_old_event(too_old)) + b"\n")
             return
         self._watcher = watcher
         self.srv.watchers.add(watcher)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        interval = self.srv.bookmark_interval
-        next_bookmark = loop.time() + interval
-        pending_initial_bookmark = bookmarks
 
-        def encode(etype: str, obj: dict[str, Any]) -> bytes:
-            obj = with_version(obj, api_version)
-            if as_table:
-                obj = tables.to_table(rt, [obj], {"resourceVersion": obj["metadata"]
-                                                  .get("resourceVersion", "")}, include)
-            return _dumps({"type": etype, "object": obj}) + b"\n"
-
+        async def send(lines: list[bytes]) -> None:
+            self.write(b"".join(lines))
+            await self.flush()
         try:
-            while True:
-                now = loop.time()
-                if now >= deadline:
-                    if bookmarks:  # like the watch cache: a last bookmark before timing out
-                        self.write(_dumps(watcher.bookmark(api_version)) + b"\n")
-                    break
-                if watcher.items:
-                    chunks: list[bytes] = []
-                    while watcher.items and len(chunks) < 500:
-                        chunks.append(encode(*watcher.items.popleft()))
-                    self.write(b"".join(chunks))
-                    await self.flush()
-                    continue
-                if watcher.closed:
-                    break
-                if pending_initial_bookmark:
-                    # Initial state / replay delivered: tell the client where it stands.
-                    pending_initial_bookmark = False
-                    self.write(_dumps(watcher.bookmark(api_version, initial_end)) + b"\n")
-                    await self.flush()
-                    continue
-                if bookmarks and now >= next_bookmark:
-                    next_bookmark = now + interval
-                    self.write(_dumps(watcher.bookmark(api_version)) + b"\n")
-                    await self.flush()
-                    continue
-                wait = min(deadline, next_bookmark if bookmarks else deadline) - now
-                watcher.wakeup.clear()
-                if not watcher.items and not watcher.closed:
-                    try:
-                        await asyncio.wait_for(watcher.wakeup.wait(), max(wait, 0.001))
-                    except asyncio.TimeoutError:
-                        pass
+            await pump(watcher, spec, self.srv.bookmark_interval, send)
         except tornado.iostream.StreamClosedError:
             pass
         finally:

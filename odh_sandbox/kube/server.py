@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 import tornado.httpserver
 import tornado.netutil
+import tornado.routing
 import tornado.web
 import yaml
 
@@ -32,6 +33,7 @@ from .seeds import apply_seed_objects, default_seed_dir, read_seed_dir
 from .store import Event, Store
 from .tls import make_tls, server_context
 from .watch import Watcher
+from .wswatch import WatchSocket, WebSocketUpgrade
 
 REQUESTER_ANNOTATION = "openshift.io/requester"
 _log = logging.getLogger("odh.sandbox.kube")
@@ -147,8 +149,9 @@ class SandboxKubeServer:
             self.authn.add_static(token, user)
         apply_seed_objects(self.api, seeds)
 
-        self._app = tornado.web.Application([(r"/.*", KubeHandler, {"server": self})],
-                                            log_function=_access_log)
+        self._app = tornado.web.Application([
+            tornado.routing.Rule(WebSocketUpgrade(), WatchSocket, {"server": self}),
+            (r"/.*", KubeHandler, {"server": self})], log_function=_access_log)
         http_socks = tornado.netutil.bind_sockets(self._want_port, self.host,
                                                   family=socket.AF_INET)
         https_socks = tornado.netutil.bind_sockets(self._want_https_port, self.host,

@@ -8,13 +8,20 @@ closes unresponsive watchers, instead of buffering without bound.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
 
+from . import errors, tables
+from .errors import bad_request
+from .ops import with_version
 from .resources import ResourceType
+from .selectors import make_filter
 from .store import Event, Store
 
 MAX_BACKLOG = 200_000
+DEFAULT_WATCH_TIMEOUT = 1800.0
 
 Pred = Callable[[dict[str, Any]], bool] | None
 
@@ -97,3 +104,104 @@ class Watcher:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
         return {"type": "BOOKMARK",
                 "object": {"kind": self.rt.kind, "apiVersion": api_version, "metadata": meta}}
+
+    def too_old_event(self, rv: int) -> dict[str, Any]:
+        st = errors.gone_expired(f"too old resource version: {rv} "
+                                 f"({self.store.compacted_rv + 1})").body
+        return {"type": "ERROR", "object": st}
+
+
+def _bool(v: str | None) -> bool:
+    return (v or "").strip().lower() in ("true", "1", "t", "yes")
+
+
+@dataclass
+class WatchSpec:
+    """A watch request's parameters, checked."""
+    rt: ResourceType
+    pred: Pred
+    from_rv: int | None
+    timeout: float
+    bookmarks: bool
+    initial_end: bool
+    as_table: bool
+    include: str
+    api_version: str
+
+    @classmethod
+    def from_request(cls, rt: ResourceType, version: str, name: str, args: dict[str, str],
+                     accept: str) -> WatchSpec:
+        field_sel = args.get("fieldSelector")
+        if name:
+            name_sel = f"metadata.name={name}"
+            field_sel = f"{field_sel},{name_sel}" if field_sel else name_sel
+        pred = make_filter(args.get("labelSelector"), field_sel, rt.kind)
+        rv_arg = args.get("resourceVersion") or ""
+        from_rv = None
+        if rv_arg not in ("", "0"):
+            try:
+                from_rv = int(rv_arg)
+            except ValueError:
+                raise bad_request(f'resourceVersion: Invalid value: "{rv_arg}": must be an '
+                                  "integer") from None
+        timeout = DEFAULT_WATCH_TIMEOUT
+        if args.get("timeoutSeconds"):
+            try:
+                timeout = float(args["timeoutSeconds"])
+            except ValueError:
+                raise bad_request("timeoutSeconds must be a number") from None
+        return cls(rt, pred, from_rv, timeout, _bool(args.get("allowWatchBookmarks")),
+                   _bool(args.get("sendInitialEvents")), tables.wants_table(accept),
+                   args.get("includeObject", "Metadata"), rt.api_version(version))
+
+    def encode(self, etype: str, obj: dict[str, Any]) -> bytes:
+        obj = with_version(obj, self.api_version)
+        if self.as_table:
+            obj = tables.to_table(self.rt, [obj], {"resourceVersion": obj["metadata"]
+                                                   .get("resourceVersion", "")}, self.include)
+        return json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode()
+
+
+async def pump(watcher: Watcher, spec: WatchSpec, bookmark_interval: float,
+               send: Callable[[list[bytes]], Awaitable[None]]) -> None:
+    """Deliver a started watcher's events, one JSON line each, until it closes or times out;
+    bookmarks as the watch cache sends them."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + spec.timeout
+    next_bookmark = loop.time() + bookmark_interval
+    pending_initial_bookmark = spec.bookmarks
+
+    def bookmark(initial_end: bool = False) -> list[bytes]:
+        mark = watcher.bookmark(spec.api_version, initial_end)
+        return [json.dumps(mark, separators=(",", ":")).encode() + b"\n"]
+
+    while True:
+        now = loop.time()
+        if now >= deadline:
+            if spec.bookmarks:  # like the watch cache: a last bookmark before timing out
+                await send(bookmark())
+            return
+        if watcher.items:
+            chunks: list[bytes] = []
+            while watcher.items and len(chunks) < 500:
+                chunks.append(spec.encode(*watcher.items.popleft()) + b"\n")
+            await send(chunks)
+            continue
+        if watcher.closed:
+            return
+        if pending_initial_bookmark:
+            # Initial state / replay delivered: tell the client where it stands.
+            pending_initial_bookmark = False
+            await send(bookmark(spec.initial_end))
+            continue
+        if spec.bookmarks and now >= next_bookmark:
+            next_bookmark = now + bookmark_interval
+            await send(bookmark())
+            continue
+        wait = min(deadline, next_bookmark if spec.bookmarks else deadline) - now
+        watcher.wakeup.clear()
+        if not watcher.items and not watcher.closed:
+            try:
+                await asyncio.wait_for(watcher.wakeup.wait(), max(wait, 0.001))
+            except asyncio.TimeoutError:
+                pass
