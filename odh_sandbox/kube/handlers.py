@@ -16,7 +16,7 @@ from .ops import WriteOptions, success_status, with_version
 from .rbac import ANONYMOUS, AUTHENTICATED, SA_PREFIX, UNAUTHENTICATED, Attributes, UserInfo
 from .resources import ResourceType
 from .validation import FieldValidation
-from .watch import Watcher, WatchSpec, pump
+from .watch import Watcher, WatchSpec, query_bool, serve
 
 if TYPE_CHECKING:
     from .server import SandboxKubeServer
@@ -30,10 +30,6 @@ STREAM_SUBRESOURCES = ("exec", "attach", "portforward")
 
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
-
-
-def _bool(v: str | None) -> bool:
-    return (v or "").strip().lower() in ("true", "1", "t", "yes")
 
 
 @dataclass
@@ -336,7 +332,7 @@ class KubeHandler(KubeRequest):
     # -- resources -----------------------------------------------------------------
     def _verb(self, t: Target, method: str) -> str:
         if method == "GET":
-            if t.legacy_watch or _bool(self._arg("watch")):
+            if t.legacy_watch or query_bool(self._arg("watch")):
                 return "watch"
             return "get" if t.name else "list"
         if method == "DELETE":
@@ -485,19 +481,13 @@ class KubeHandler(KubeRequest):
             self.finish(_dumps(watcher.too_old_event(too_old)) + b"\n")
             return
         self._watcher = watcher
-        self.srv.watchers.add(watcher)
 
         async def send(lines: list[bytes]) -> None:
             self.write(b"".join(lines))
             await self.flush()
-        try:
-            await pump(watcher, spec, self.srv.bookmark_interval, send)
-        except tornado.iostream.StreamClosedError:
-            pass
-        finally:
-            watcher.close()
-            self.srv.watchers.discard(watcher)
-            self._watcher = None
+        await serve(watcher, spec, self.srv.watchers, self.srv.bookmark_interval, send,
+                    tornado.iostream.StreamClosedError)
+        self._watcher = None
         self._end_stream(watcher.abort)
 
     def _end_stream(self, abort: bool) -> None:
@@ -525,8 +515,8 @@ class KubeHandler(KubeRequest):
             init = [c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]
             if container not in init:
                 raise bad_request(f"container {container} is not valid for pod {t.name}")
-        stamps = _bool(args.get("timestamps"))
-        follow = _bool(args.get("follow"))
+        stamps = query_bool(args.get("timestamps"))
+        follow = query_bool(args.get("follow"))
         tail = args.get("tailLines")
         buf = self.srv.logs.buffer((t.namespace, t.name, container))
         lines = list(buf.lines)

@@ -111,7 +111,8 @@ class Watcher:
         return {"type": "ERROR", "object": st}
 
 
-def _bool(v: str | None) -> bool:
+def query_bool(v: str | None) -> bool:
+    """A boolean query parameter, read as kube-apiserver reads one."""
     return (v or "").strip().lower() in ("true", "1", "t", "yes")
 
 
@@ -150,8 +151,8 @@ class WatchSpec:
                 timeout = float(args["timeoutSeconds"])
             except ValueError:
                 raise bad_request("timeoutSeconds must be a number") from None
-        return cls(rt, pred, from_rv, timeout, _bool(args.get("allowWatchBookmarks")),
-                   _bool(args.get("sendInitialEvents")), tables.wants_table(accept),
+        return cls(rt, pred, from_rv, timeout, query_bool(args.get("allowWatchBookmarks")),
+                   query_bool(args.get("sendInitialEvents")), tables.wants_table(accept),
                    args.get("includeObject", "Metadata"), rt.api_version(version))
 
     def encode(self, etype: str, obj: dict[str, Any]) -> bytes:
@@ -205,3 +206,18 @@ async def pump(watcher: Watcher, spec: WatchSpec, bookmark_interval: float,
                 await asyncio.wait_for(watcher.wakeup.wait(), max(wait, 0.001))
             except asyncio.TimeoutError:
                 pass
+
+
+async def serve(watcher: Watcher, spec: WatchSpec, live: set[Watcher], bookmark_interval: float,
+                send: Callable[[list[bytes]], Awaitable[None]],
+                closed: type[BaseException]) -> None:
+    """Pump a started watcher while it is listed in `live` (where faults and shutdown find
+    it); the client going away (`closed`) ends it quietly."""
+    live.add(watcher)
+    try:
+        await pump(watcher, spec, bookmark_interval, send)
+    except closed:
+        pass
+    finally:
+        watcher.close()
+        live.discard(watcher)

@@ -19,10 +19,10 @@ import tornado.routing
 import tornado.websocket
 
 from .errors import KubeError, bad_request, forbidden
-from .handlers import STREAM_SUBRESOURCES, KubeRequest, Target, _bool
+from .handlers import STREAM_SUBRESOURCES, KubeRequest, Target
 from .rbac import ANONYMOUS, UNAUTHENTICATED, Attributes, UserInfo
 from .reviews import whoami
-from .watch import Watcher, WatchSpec, pump
+from .watch import Watcher, WatchSpec, query_bool, serve
 
 TOKEN_PROTOCOL = "base64url.bearer.authorization.k8s.io."
 
@@ -81,7 +81,7 @@ class WatchSocket(KubeRequest, tornado.websocket.WebSocketHandler):
                             "NotFound")
         if target.subresource in STREAM_SUBRESOURCES:
             self._no_containers(user, target)
-        if not (target.legacy_watch or _bool(self.get_query_argument("watch", None))):
+        if not (target.legacy_watch or query_bool(self.get_query_argument("watch", None))):
             raise bad_request("the sandbox serves WebSocket upgrades for watches "
                               "(?watch=true) only")
         rt = target.rt
@@ -124,20 +124,14 @@ class WatchSocket(KubeRequest, tornado.websocket.WebSocketHandler):
             self.close(1000)
             return
         self._watcher = watcher
-        self.srv.watchers.add(watcher)
         self._task = asyncio.ensure_future(self._run(watcher, spec))
 
     async def _run(self, watcher: Watcher, spec: WatchSpec) -> None:
         async def send(lines: list[bytes]) -> None:
             for line in lines:
                 await self.write_message(line.rstrip(b"\n").decode())
-        try:
-            await pump(watcher, spec, self.srv.bookmark_interval, send)
-        except tornado.websocket.WebSocketClosedError:
-            pass
-        finally:
-            watcher.close()
-            self.srv.watchers.discard(watcher)
+        await serve(watcher, spec, self.srv.watchers, self.srv.bookmark_interval, send,
+                    tornado.websocket.WebSocketClosedError)
         # A fault-injected cut ends abnormally; a timeout or server stop, normally.
         self.close(1011 if watcher.abort else 1000)
 
