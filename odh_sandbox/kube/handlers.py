@@ -14,7 +14,7 @@ from . import discovery, errors, openapi_pb, protobuf, reviews, tables
 from .errors import KubeError, bad_request, status_body
 from .ops import WriteOptions, success_status, with_version
 from .rbac import ANONYMOUS, AUTHENTICATED, SA_PREFIX, UNAUTHENTICATED, Attributes, UserInfo
-from .resources import ResourceType
+from .resources import ResourceType, VirtualRequest
 from .validation import FieldValidation
 from .watch import Watcher, WatchSpec, query_bool, serve
 
@@ -388,6 +388,16 @@ class KubeHandler(KubeRequest):
         if self._arg("dryRun") not in (None, "", "All"):
             raise bad_request(f'Invalid dry run value: {self._arg("dryRun")}')
         args = {k: self.get_query_argument(k) for k in self.request.query_arguments}
+        if rt.virtual:
+            handler = self.srv.virtual.get(rt.key)
+            if handler is None:
+                raise KubeError(405, "the server does not allow this method on the requested "
+                                     "resource", "MethodNotAllowed")
+            body = self._body(t) if method in ("POST", "PUT", "PATCH") else None
+            code, answer = handler.handle(VirtualRequest(verb, rt, user, t.namespace, t.name,
+                                                         t.subresource, body, args))
+            self._send(code, answer)
+            return
         if verb == "watch":
             await self._watch(t, args, accept)
             return
@@ -409,10 +419,7 @@ class KubeHandler(KubeRequest):
             self._send(200, listed)
         elif verb == "create":
             body = self._body(t)
-            if rt.virtual:
-                self._send(201, reviews.review(rt, body, user, t.namespace, self.srv.authz,
-                                               self.srv.authn))
-            elif t.subresource == "token":
+            if t.subresource == "token":
                 self._send(201, self._token_request(t, body))
             else:
                 opts = self._write_options(args)

@@ -7,7 +7,10 @@ strategy "None"), which is what a CRD with several served versions does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .rbac import UserInfo
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 CREATE_ONLY = ("create",)
@@ -26,7 +29,8 @@ class ResourceType:
     verbs: tuple[str, ...] = ALL_VERBS
     subresources: tuple[str, ...] = ()  # "status", "log", "scale", "token"
     has_generation: bool = False
-    # Virtual types (reviews) are never stored: POST computes an answer.
+    # Virtual types (reviews, and whatever is registered with
+    # SandboxKubeServer.register_virtual) are never stored: a VirtualResource answers.
     virtual: bool = False
     custom: bool = False                 # defined by a CRD
 
@@ -165,3 +169,23 @@ class Registry:
 
     def in_group_version(self, group: str, version: str) -> list[ResourceType]:
         return [rt for rt in self.types.values() if rt.group == group and version in rt.versions]
+
+
+@dataclass(frozen=True)
+class VirtualRequest:
+    """An authenticated, authorised request on a virtual resource."""
+    verb: str                 # get, list, create, update, patch, delete, watch
+    rt: ResourceType
+    user: UserInfo
+    namespace: str
+    name: str
+    subresource: str
+    body: Any                 # decoded JSON (or protobuf) body; None without one
+    args: dict[str, str]      # query parameters
+
+
+class VirtualResource(Protocol):
+    """Answers the requests on a virtual resource type (the handler authenticates and
+    authorises first, as for stored types, and sends the object in the client's encoding)."""
+
+    def handle(self, request: VirtualRequest) -> tuple[int, dict[str, Any]]: ...

@@ -11,7 +11,7 @@ from typing import Any
 from .authn import TokenAuthenticator
 from .errors import KubeError, bad_request
 from .rbac import AUTHENTICATED, Attributes, Authorizer, UserInfo
-from .resources import ResourceType
+from .resources import ResourceType, VirtualRequest
 
 
 def _attributes(user: UserInfo, spec: dict[str, Any]) -> Attributes:
@@ -80,6 +80,21 @@ def review(rt: ResourceType, body: dict[str, Any], caller: UserInfo, namespace: 
             status["error"] = "invalid bearer token"
         out["status"] = status
     return out
+
+
+class Reviews:
+    """The review types as virtual resources: create computes the answer."""
+
+    def __init__(self, authz: Authorizer, authn: TokenAuthenticator) -> None:
+        self.authz = authz
+        self.authn = authn
+
+    def handle(self, request: VirtualRequest) -> tuple[int, dict[str, Any]]:
+        if request.verb != "create":
+            raise KubeError(405, "the server does not allow this method on the requested "
+                                 "resource", "MethodNotAllowed")
+        return 201, review(request.rt, request.body, request.user, request.namespace,
+                           self.authz, self.authn)
 
 
 def whoami(user: UserInfo) -> UserInfo:

@@ -28,7 +28,8 @@ from .logs import LogStore
 from .openapi import CRD_KEY, OpenApi
 from .ops import Api
 from .rbac import SA_PREFIX, Authorizer
-from .resources import ResourceType
+from .resources import ResourceType, VirtualResource
+from .reviews import Reviews
 from .seeds import apply_seed_objects, default_seed_dir, read_seed_dir
 from .store import Event, Store
 from .tls import make_tls, server_context
@@ -108,6 +109,9 @@ class SandboxKubeServer:
         self.openapi = OpenApi(self.store.registry,
                                lambda: self.store.iter_sorted(crd_rt, None))
         self.api.schemas = self.openapi
+        reviews = Reviews(self.authz, self.authn)
+        self.virtual: dict[tuple[str, str], VirtualResource] = {
+            rt.key: reviews for rt in self.store.registry.types.values() if rt.virtual}
         self.logs = LogStore()
         self.faults = FaultInjector()
         self.requests = RequestLog()
@@ -271,6 +275,14 @@ class SandboxKubeServer:
                 w.close()
 
     # -- public helpers ------------------------------------------------------------
+    def register_virtual(self, rt: ResourceType, handler: VirtualResource) -> None:
+        """Serve a type that is computed, not stored (e.g. OpenShift's users/~): discovery
+        lists it, RBAC applies, and `handler` answers each authorised request."""
+        if not rt.virtual:
+            raise ValueError(f"{rt.plural}.{rt.group}: register a ResourceType(virtual=True)")
+        self.store.registry.add(rt)
+        self.virtual[rt.key] = handler
+
     @property
     def server_address(self) -> str:
         return f"{self.host}:{self.https_port}"

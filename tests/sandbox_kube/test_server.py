@@ -159,3 +159,32 @@ async def test_on_loop_server_stop_ends_watches_cleanly(tmp_path) -> None:
             assert await r.content.read() == b""  # clean end of the chunked stream
             await stopping
     assert not server.watchers
+
+
+def test_a_registered_virtual_resource_is_served_with_rbac(kube, api_client) -> None:
+    """register_virtual: the seam computed types (OpenShift's users/~) plug into."""
+    from odh_sandbox.kube.resources import ResourceType, VirtualRequest
+
+    class WhoAmI:
+        def handle(self, request: VirtualRequest) -> tuple[int, dict]:
+            return 200, {"apiVersion": "example.sandbox.io/v1", "kind": "WhoAmI",
+                         "metadata": {"name": request.user.username},
+                         "verb": request.verb, "name": request.name}
+
+    rt = ResourceType("example.sandbox.io", ("v1",), "whoamis", "WhoAmI", False, "whoami",
+                      verbs=("get",), virtual=True)
+    kube.call(kube.server.register_virtual, rt, WhoAmI())
+    admin = client.CustomObjectsApi(api_client("admin"))
+    got = admin.get_cluster_custom_object("example.sandbox.io", "v1", "whoamis", "~")
+    assert got["metadata"]["name"] == "admin" and got == dict(got, verb="get", name="~")
+    req = urllib.request.Request(kube.http_url + "/apis/example.sandbox.io/v1",
+                                 headers={"Authorization": f"Bearer {kube.token('admin')}"})
+    with urllib.request.urlopen(req) as r:  # discovery lists it like any other type
+        assert [x["name"] for x in json.loads(r.read())["resources"]] == ["whoamis"]
+    with pytest.raises(client.ApiException) as e:
+        client.CustomObjectsApi(api_client("alice")).get_cluster_custom_object(
+            "example.sandbox.io", "v1", "whoamis", "~")
+    assert e.value.status == 403
+    with pytest.raises(client.ApiException) as e:
+        admin.delete_cluster_custom_object("example.sandbox.io", "v1", "whoamis", "~")
+    assert e.value.status == 405
