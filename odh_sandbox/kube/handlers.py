@@ -401,6 +401,13 @@ class KubeHandler(KubeRequest):
         if verb == "watch":
             await self._watch(t, args, accept)
             return
+        if t.subresource == "scale":
+            opts = self._write_options(args)
+            body = self._body(t) if verb == "update" else None
+            self._send(200, api.scale(rt, t.namespace, t.name, t.version, verb,
+                                      self.request.headers.get("Content-Type", ""),
+                                      self.request.body or b"", body, dry_run, opts))
+            return
         if t.subresource == "log":
             await self._logs(t, args)
             return

@@ -193,7 +193,7 @@ class OpenApi:
         self.registry = registry
         self._crds = crds  # () -> iterable of stored CRD objects
 
-    def _crd_for(self, rt: ResourceType) -> dict[str, Any] | None:
+    def crd_for(self, rt: ResourceType) -> dict[str, Any] | None:
         for crd in self._crds():
             spec = crd.get("spec") or {}
             if spec.get("group") == rt.group and \
@@ -204,7 +204,7 @@ class OpenApi:
     def definition(self, rt: ResourceType, version: str) -> tuple[str, dict[str, Any]]:
         """(name, definitions that name needs) for a served kind in a version."""
         if rt.custom:
-            crd = self._crd_for(rt)
+            crd = self.crd_for(rt)
             name = definition_name(rt.group, version, rt.kind)
             defs = dict(builtin_definitions())
             defs[name] = _crd_definition(rt, version, crd_version_schema(crd or {}, version))

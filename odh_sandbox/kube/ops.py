@@ -383,10 +383,18 @@ class Api:
         if ctype in (APPLY_PATCH, APPLY_CBOR):
             return self._apply(rt, namespace, name, version, raw, args, dry_run, subresource,
                                opts)
+        old = self._must_get(rt, namespace, name)
+        new = self._patch_doc(rt, with_version(old, rt.api_version(version)), ctype, raw)
+        return 200, self._patched(rt, old, new, version, dry_run, subresource, opts)
+
+    @staticmethod
+    def _patch_doc(rt: ResourceType, base: dict[str, Any], ctype: str, raw: bytes
+                   ) -> dict[str, Any]:
+        """base with a JSON, merge or strategic merge patch applied."""
         allowed = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH]
         if not rt.custom:
             allowed.insert(2, STRATEGIC_PATCH)
-        if ctype not in allowed:
+        if ctype not in allowed or ctype == APPLY_PATCH:
             raise KubeError(415, f"the body of the request was in an unknown format - accepted "
                                  f"media types include: {', '.join(allowed)}",
                             "UnsupportedMediaType")
@@ -394,21 +402,85 @@ class Api:
             patch = json.loads(raw or b"null")
         except ValueError as e:
             raise bad_request(f"error decoding patch: {e}") from None
-        old = self._must_get(rt, namespace, name)
-        base = with_version(old, rt.api_version(version))
         if ctype == JSON_PATCH:
             new = json_patch(base, patch)
+        elif not isinstance(patch, dict):
+            raise bad_request("json: cannot unmarshal into object")
         elif ctype == MERGE_PATCH:
-            if not isinstance(patch, dict):
-                raise bad_request("json: cannot unmarshal into object")
             new = merge_patch(base, patch)
         else:
-            if not isinstance(patch, dict):
-                raise bad_request("json: cannot unmarshal into object")
             new = strategic_merge(base, patch)
         if not isinstance(new, dict):
             raise bad_request("patch did not produce an object")
-        return 200, self._patched(rt, old, new, version, dry_run, subresource, opts)
+        return new
+
+    # -- the scale subresource (autoscaling/v1 Scale) --------------------------------
+    def _scale_paths(self, rt: ResourceType, version: str) -> tuple[str, str, str]:
+        """(spec replicas, status replicas, label selector) paths, as the CRD says."""
+        if rt.custom and self.schemas is not None:
+            crd = self.schemas.crd_for(rt) or {}
+            for v in (crd.get("spec") or {}).get("versions") or []:
+                sc = (v.get("subresources") or {}).get("scale")
+                if v.get("name") == version and isinstance(sc, dict):
+                    return (sc.get("specReplicasPath", ".spec.replicas"),
+                            sc.get("statusReplicasPath", ".status.replicas"),
+                            sc.get("labelSelectorPath", ""))
+        return ".spec.replicas", ".status.replicas", ""
+
+    @staticmethod
+    def _at(obj: Any, path: str) -> Any:
+        for part in [p for p in path.split(".") if p]:
+            obj = obj.get(part) if isinstance(obj, dict) else None
+        return obj
+
+    def _scale_of(self, rt: ResourceType, obj: dict[str, Any], version: str
+                  ) -> dict[str, Any]:
+        spec_path, status_path, sel_path = self._scale_paths(rt, version)
+        meta = obj["metadata"]
+        status: dict[str, Any] = {"replicas": int(self._at(obj, status_path) or 0)}
+        if sel_path:
+            selector = self._at(obj, sel_path)
+        else:
+            labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        if selector:
+            status["selector"] = selector
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                                  "creationTimestamp") if k in meta},
+                "spec": {"replicas": int(self._at(obj, spec_path) or 0)}, "status": status}
+
+    def scale(self, rt: ResourceType, namespace: str, name: str, version: str, verb: str,
+              content_type: str, raw: bytes, body: Any, dry_run: bool,
+              opts: WriteOptions) -> dict[str, Any]:
+        """GET, PUT or PATCH of <resource>/scale: reads or writes the replicas."""
+        old = self._must_get(rt, namespace, name)
+        current = self._scale_of(rt, old, version)
+        if verb == "get":
+            return current
+        if verb == "update":
+            new = body
+        else:
+            new = self._patch_doc(rt, current, content_type.split(";")[0].strip().lower(),
+                                  raw)
+        if not isinstance(new, dict) or new.get("kind", "Scale") != "Scale":
+            raise bad_request("the object provided is unrecognized (must be of type Scale)")
+        replicas = (new.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid("Scale", "autoscaling", name, [(
+                "spec.replicas", "FieldValueInvalid",
+                f"Invalid value: {json.dumps(replicas)}: must be greater than or equal to 0")])
+        rv = (new.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(rt.plural, rt.group, name)
+        obj = copy.deepcopy(old)
+        target = obj
+        parts = [p for p in self._scale_paths(rt, version)[0].split(".") if p]
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = replicas
+        updated = self._update(rt, old, obj, version, dry_run, "", opts)
+        return self._scale_of(rt, updated, version)
 
     def _patched(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any],
                  version: str, dry_run: bool, subresource: str, opts: WriteOptions,

@@ -70,7 +70,7 @@ def builtin_types() -> list[ResourceType]:
         _core("persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), (),
               ("status",)),
         ResourceType("apps", ("v1",), "deployments", "Deployment", True, "deployment",
-                     ("deploy",), ("all",), ALL_VERBS, ("status",), True),
+                     ("deploy",), ("all",), ALL_VERBS, ("status", "scale"), True),
         ResourceType("batch", ("v1",), "jobs", "Job", True, "job", (), ("all",), ALL_VERBS,
                      ("status",), True),
         ResourceType("batch", ("v1",), "cronjobs", "CronJob", True, "cronjob", ("cj",),

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installe
 # Fields a real API server sets on create, by kind (metadata.* and status for all kinds).
 SERVER_SET_META = {"uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"}
 SERVER_SET = {"Namespace": {"spec", "metadata.labels"}, "Service": {"spec.clusterIP", "spec.clusterIPs"},
-              "Secret": {"type"}}
+              "Secret": {"type"}, "Pod": {"spec.serviceAccountName"}}
 
 
 @pytest.fixture
@@ -87,6 +87,9 @@ def generators(ns: str, suffix: str) -> list[list[str]]:
         ["create", "poddisruptionbudget", "pdb", n, "--selector=app=x", "--min-available=50%"],
         ["create", "ingress", "ing", n, "--class=default",
          "--rule=foo.example/bar*=svc:8080,tls=foo-tls", "--annotation=a.example/b=c"],
+        ["run", "p", n, "--image=busybox", "--restart=Never", "--labels=app=p",
+         "--env=A=1", "--port=8080"],
+        ["create", "job", "from-cj", n, "--from=cronjob/cj"],
     ]
 
 
@@ -135,3 +138,29 @@ def test_a_protobuf_body_of_a_kind_without_a_table_is_a_clear_415(kube) -> None:
     assert e.value.code == 415
     st = json.loads(e.value.read())
     assert st["reason"] == "UnsupportedMediaType" and "PersistentVolumeClaim" in st["message"]
+
+
+def test_typed_commands_beyond_create(kubectl) -> None:
+    """Other commands whose typed clients speak protobuf: token requests, the scale
+    subresource, expose."""
+    ns = f"typed-{uuid.uuid4().hex[:8]}"
+    n = f"-n={ns}"
+    kubectl("create", "namespace", ns)
+    try:
+        kubectl("create", "serviceaccount", "robot", n)
+        token = kubectl("create", "token", "robot", n, "--duration=10m").stdout.strip()
+        who = json.loads(kubectl("auth", "whoami", f"--token={token}", "-o", "json").stdout)
+        assert who["status"]["userInfo"]["username"] == f"system:serviceaccount:{ns}:robot"
+        kubectl("create", "deployment", "d", n, "--image=nginx", "--port=80")
+        assert "scaled" in kubectl("scale", "deployment", "d", n, "--replicas=3").stdout
+        assert kubectl("get", "deployment", "d", n, "-o",
+                       "jsonpath={.spec.replicas}").stdout == "3"
+        stale = kubectl("scale", "deployment", "d", n, "--replicas=5", "--current-replicas=2",
+                        ok=False)
+        assert stale.returncode != 0 and "Expected replicas to be 2, was 3" in stale.stderr
+        kubectl("expose", "deployment", "d", n, "--port=8080", "--target-port=80")
+        svc = json.loads(kubectl("get", "service", "d", n, "-o", "json").stdout)
+        assert svc["spec"]["selector"] == {"app": "d"}
+        assert svc["spec"]["ports"][0]["targetPort"] == 80
+    finally:
+        kubectl("delete", "namespace", ns, "--wait=false", ok=False)

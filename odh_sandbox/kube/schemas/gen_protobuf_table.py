@@ -35,14 +35,15 @@ ROOTS = {
     "networking.k8s.io/v1": ["Ingress"],
     "authorization.k8s.io/v1": ["SelfSubjectAccessReview", "SelfSubjectRulesReview",
                                 "SubjectAccessReview", "LocalSubjectAccessReview"],
-    "authentication.k8s.io/v1": ["TokenReview", "SelfSubjectReview"],
+    "authentication.k8s.io/v1": ["TokenReview", "SelfSubjectReview", "TokenRequest"],
+    "autoscaling/v1": ["Scale"],
 }
 # apiVersion -> protobuf package of its generated.proto (k8s.io/api/<dir>).
 PACKAGES = {"v1": "core/v1", "apps/v1": "apps/v1", "batch/v1": "batch/v1",
             "rbac.authorization.k8s.io/v1": "rbac/v1", "scheduling.k8s.io/v1": "scheduling/v1",
             "policy/v1": "policy/v1", "networking.k8s.io/v1": "networking/v1",
             "authorization.k8s.io/v1": "authorization/v1",
-            "authentication.k8s.io/v1": "authentication/v1"}
+            "authentication.k8s.io/v1": "authentication/v1", "autoscaling/v1": "autoscaling/v1"}
 SCALARS = {"string", "bytes", "bool", "int32", "int64", "uint32", "uint64", "double", "float",
            "sint32", "sint64", "fixed32", "fixed64"}
 _FIELD = re.compile(r"^\s*(optional|repeated|required)?\s*(map<\s*([\w.]+)\s*,\s*([\w.]+)\s*>|"
