@@ -251,7 +251,7 @@ class KubeHandler(KubeRequest):
         parts = [p for p in path.split("/") if p]
         if parts and parts[0] == "openapi" and method == "GET":
             self._authorize_path(user, path)
-            self._openapi(parts[1:])
+            await self._openapi(parts[1:])
             return
         if not parts or parts[0] not in ("api", "apis"):
             self._authorize_path(user, path)
@@ -279,25 +279,24 @@ class KubeHandler(KubeRequest):
             return
         await self._resource(user, target, method, accept)
 
-    def _openapi(self, parts: list[str]) -> None:
-        doc: dict[str, Any] | None = None
-        if parts == ["v2"]:
-            accept = self.request.headers.get("Accept", "").split(",")[0].split(";")[0]
-            doc = self.srv.openapi.v2()
-            if accept.strip().lower() in openapi_pb.PROTOBUF_V2_ACCEPT:
-                # What kubectl's discovery client asks for (validation of kinds the v3
-                # document does not know yet, e.g. a CR whose CRD is in the same manifest).
-                self.set_header("Content-Type", openapi_pb.PROTOBUF_V2_CT)
-                self.finish(openapi_pb.document(doc))
-                return
-        elif parts == ["v3"]:
-            doc = self.srv.openapi.v3_index()
-        elif parts[:1] == ["v3"]:
-            doc = self.srv.openapi.v3("/".join(parts[1:]))
-        if doc is None:
+    async def _openapi(self, parts: list[str]) -> None:
+        accept = self.request.headers.get("Accept", "").split(",")[0].split(";")[0]
+        # Protobuf v2 is what kubectl's discovery client asks for (to validate kinds the v3
+        # document does not know yet, e.g. a CR whose CRD is in the same manifest).
+        protobuf_v2 = parts == ["v2"] and \
+            accept.strip().lower() in openapi_pb.PROTOBUF_V2_ACCEPT
+        api = self.srv.openapi
+        key = api.document_key(parts, protobuf_v2)
+        if key is None:
             self._page_not_found()
             return
-        self._send(200, doc)
+        body = api.recall(key)
+        if body is None:
+            body = await asyncio.to_thread(api.snapshot().serialize, key)
+            if key[0] != "v3index":  # the index is cheap, and its key does not change
+                api.remember(key, body)
+        self.set_header("Content-Type", openapi_pb.PROTOBUF_V2_CT if protobuf_v2 else JSON_CT)
+        self.finish(body)
 
     def _discovery(self, parts: list[str], accept: str) -> None:
         reg = self.srv.store.registry

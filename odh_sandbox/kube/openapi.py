@@ -15,6 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterator
 
+from . import openapi_pb
 from .resources import Registry, ResourceType
 
 V2_REF = "#/definitions/"
@@ -186,12 +187,42 @@ def _paths(rt: ResourceType, version: str, ref: str) -> dict[str, Any]:
 
 
 class OpenApi:
-    """The documents, built from the registry and the stored CRDs on each request (CRDs come
-    and go; building is cheap next to kubectl's own caching by hash)."""
+    """The documents, built from the registry and the stored CRDs. Building one takes tens
+    of milliseconds (the v2 protobuf hundreds): the server builds them from a snapshot in a
+    thread and keeps the bytes until what they are made of changes. A group-version's key
+    is its types and their CRDs' resourceVersions, which is also the `hash` the v3 index
+    hands out."""
+
+    MAX_CACHED = 256
 
     def __init__(self, registry: Registry, crds: Any) -> None:
         self.registry = registry
         self._crds = crds  # () -> iterable of stored CRD objects
+        self._cache: dict[tuple[str, ...], bytes] = {}
+
+    def _crd_versions(self) -> dict[tuple[str, str], str]:
+        """(group, plural) -> resourceVersion of each stored CRD."""
+        out = {}
+        for crd in self._crds():
+            spec = crd.get("spec") or {}
+            out[(spec.get("group", ""), (spec.get("names") or {}).get("plural", ""))] = \
+                crd["metadata"].get("resourceVersion", "")
+        return out
+
+    def _gv_key(self, group: str, version: str,
+                crds: dict[tuple[str, str], str] | None = None) -> str:
+        crds = self._crd_versions() if crds is None else crds
+        parts = []
+        for rt in sorted(self.registry.in_group_version(group, version), key=lambda r: r.plural):
+            parts.append(f"{rt.plural}/{rt.kind}/{','.join(rt.versions)}/{rt.namespaced}/"
+                         f"{rt.virtual}/{crds.get(rt.key, '') if rt.custom else ''}")
+        return hashlib.sha512("|".join(parts).encode()).hexdigest()[:128].upper()
+
+    def v2_key(self) -> str:
+        crds = self._crd_versions()
+        keys = [self._gv_key(g, v, crds) for g, vs in
+                sorted(self.registry.group_versions().items()) for v in vs]
+        return hashlib.sha512("|".join(keys).encode()).hexdigest()[:128].upper()
 
     def crd_for(self, rt: ResourceType) -> dict[str, Any] | None:
         for crd in self._crds():
@@ -248,25 +279,52 @@ class OpenApi:
 
     def v3_index(self) -> dict[str, Any]:
         out = {}
+        crds = self._crd_versions()
         for group, versions in sorted(self.registry.group_versions().items()):
             for v in versions:
                 path = self.v3_path(group, v)
-                doc = self.v3(path)
-                digest = hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()
                 out[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash="
-                                                  f"{digest[:128].upper()}"}
+                                                  f"{self._gv_key(group, v, crds)}"}
         return {"paths": out}
 
-    def v3(self, path: str) -> dict[str, Any] | None:
-        parts = path.strip("/").split("/")
-        if parts[0] == "api" and len(parts) == 2:
-            group, version = "", parts[1]
-        elif parts[0] == "apis" and len(parts) == 3:
-            group, version = parts[1], parts[2]
+    def document_key(self, parts: list[str], protobuf_v2: bool) -> tuple[str, ...] | None:
+        """The cache key of /openapi/<parts> (its inputs' hash); None: no such document."""
+        if parts == ["v3"]:
+            return ("v3index",)
+        if parts == ["v2"]:
+            return ("v2pb" if protobuf_v2 else "v2json", self.v2_key())
+        gv = _group_version(parts[1:]) if parts[:1] == ["v3"] else None
+        if gv is None or not self.registry.serves(*gv):
+            return None
+        return ("v3json", *gv, self._gv_key(*gv))
+
+    def serialize(self, key: tuple[str, ...]) -> bytes:
+        """The document a key names, serialized (JSON, or gnostic protobuf for v2)."""
+        if key[0] == "v3index":
+            doc: Any = self.v3_index()
+        elif key[0] in ("v2pb", "v2json"):
+            doc = self.v2()
+            if key[0] == "v2pb":
+                return openapi_pb.document(doc)
         else:
-            return None
-        if not self.registry.serves(group, version):
-            return None
+            doc = self._build_v3(key[1], key[2])
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    def snapshot(self) -> OpenApi:
+        """A copy reading a frozen registry and CRD list: safe to build from off the loop
+        while the server keeps writing."""
+        crds = list(self._crds())
+        return OpenApi(Registry(dict(self.registry.types)), lambda: crds)
+
+    def remember(self, key: tuple[str, ...], body: bytes) -> None:
+        if len(self._cache) >= self.MAX_CACHED:
+            self._cache.clear()
+        self._cache[key] = body
+
+    def recall(self, key: tuple[str, ...]) -> bytes | None:
+        return self._cache.get(key)
+
+    def _build_v3(self, group: str, version: str) -> dict[str, Any]:
         paths, defs = self._group_version(group, version)
         return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
                 "paths": {p: _path_v3(item) for p, item in sorted(paths.items())},
@@ -274,6 +332,15 @@ class OpenApi:
                     "BearerToken": {"type": "apiKey", "description": "Bearer Token "
                                     "authentication", "name": "authorization",
                                     "in": "header"}}}}
+
+
+def _group_version(parts: list[str]) -> tuple[str, str] | None:
+    """(group, version) of a v3 document path: api/v1, apis/<group>/<version>."""
+    if parts[:1] == ["api"] and len(parts) == 2:
+        return "", parts[1]
+    if parts[:1] == ["apis"] and len(parts) == 3:
+        return parts[1], parts[2]
+    return None
 
 
 def _path_v3(item: dict[str, Any]) -> dict[str, Any]:
