@@ -15,6 +15,7 @@ from .errors import KubeError, bad_request, invalid
 
 MODES = ("Ignore", "Warn", "Strict")
 V2_REF = "#/definitions/"
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
 @dataclass
@@ -87,6 +88,8 @@ class _Walker:
             sub = f"{path}.{k}" if path else k
             sub_schema = props[k] if isinstance(props, dict) and k in props else \
                 addl if isinstance(addl, dict) else None
+            if sub_schema is None and embedded and k == "metadata":
+                sub_schema = {"$ref": V2_REF + OBJECT_META}  # an embedded object's metadata
             if sub_schema is not None:
                 if v is None and self.structural and \
                         not self.resolve(sub_schema).get("nullable"):
