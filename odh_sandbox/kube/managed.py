@@ -161,6 +161,9 @@ def record_update(old: dict[str, Any] | None, new: dict[str, Any], manager: str,
     entries = []
     mine: set[Path] = set()
     for e in _entries(old) if old is not None else []:
+        if e.get("subresource", "") != subresource:
+            entries.append(e)  # another subresource's fields (status) are not ours to move
+            continue
         paths = from_fields_v1(e.get("fieldsV1")) & after  # removed fields are nobody's
         if _same(e, manager, "Update", subresource):
             mine = paths

@@ -93,3 +93,18 @@ def test_field_sets_round_trip_fields_v1() -> None:
     assert not any(p[0] == "f:status" for p in paths)
     assert not any(p[:2] == ("f:metadata", "f:uid") for p in paths)
     assert managed.from_fields_v1(managed.to_fields_v1(paths)) == paths
+
+
+def test_status_writers_keep_their_fields_across_spec_updates() -> None:
+    v1 = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+          "spec": {"replicas": 1}}
+    managed.record_update(None, v1, "creator", "apps/v1", skip_status=True)
+    v2 = dict(v1, status={"replicas": 1})
+    managed.record_update(v1, v2, "controller", "apps/v1", skip_status=False,
+                          subresource="status")
+    v3 = dict(v2, spec={"replicas": 2})
+    managed.record_update(v2, v3, "scaler", "apps/v1", skip_status=True)
+    owners = {(e["manager"], e.get("subresource", "")): e["fieldsV1"]
+              for e in v3["metadata"]["managedFields"]}
+    assert owners == {("controller", "status"): {"f:status": {"f:replicas": {}}},
+                      ("scaler", ""): {"f:spec": {"f:replicas": {}}}}
