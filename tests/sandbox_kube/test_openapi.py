@@ -77,3 +77,22 @@ def test_v2_in_json_and_gnostic_protobuf(kube: Any) -> None:
     gvk = next(e for e in exts if e[1] == b"x-kubernetes-group-version-kind")
     assert json.loads(dict((n, v) for n, _, v in fields(gvk[2]))[2]) == \
         cm["x-kubernetes-group-version-kind"]
+
+
+def test_every_built_in_kind_has_a_schema_and_the_generators_a_protobuf_table() -> None:
+    """The checked-in tables cover what the sandbox serves (regenerate them with the scripts
+    in odh_sandbox/kube/schemas when a kind is added)."""
+    from odh_sandbox.kube import protobuf
+    from odh_sandbox.kube.openapi import _builtin_by_gvk
+    from odh_sandbox.kube.resources import builtin_types
+    from odh_sandbox.kube.schemas.gen_protobuf_table import ROOTS
+
+    served = {(rt.group, v, rt.kind) for rt in builtin_types() for v in rt.versions}
+    assert served - set(_builtin_by_gvk()) == set()
+    tbl = protobuf.table()
+    assert {f"{av}/{k}" for av, kinds in ROOTS.items() for k in kinds} == set(tbl.kinds)
+    for msg, fields_ in tbl.by_number.items():
+        for _, label, typ, _ in fields_.values():
+            for t in (typ.split(":") if label == "m" else [typ]):
+                assert t in tbl.by_number or t in ("string", "bytes", "bool", "int32",
+                                                   "int64", "double", "float"), (msg, t)

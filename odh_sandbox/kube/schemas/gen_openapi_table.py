@@ -7,6 +7,9 @@ Only the definitions the served kinds reach are kept (descriptions included: `ku
 explain` prints them); paths are built at run time, since CRDs add to them.
 
     python odh_sandbox/kube/schemas/gen_openapi_table.py SWAGGER_JSON
+
+The checked-in file was made from kubernetes-client/python v32.0.1's
+kubernetes/swagger.json.unprocessed (3.4 MB, 771 definitions; 255 kept, 411 kB).
 """
 from __future__ import annotations
 

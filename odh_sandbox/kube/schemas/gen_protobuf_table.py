@@ -13,7 +13,10 @@ definition has no property of that name.
     python odh_sandbox/kube/schemas/gen_protobuf_table.py API_DIR APIMACHINERY_DIR SWAGGER
 
 API_DIR is a checkout of k8s.io/api (kubernetes/api), APIMACHINERY_DIR of k8s.io/apimachinery,
-both at the release the sandbox reports (v0.32.x for Kubernetes 1.32).
+both at the release the sandbox reports (v0.32.x for Kubernetes 1.32); SWAGGER is the OpenAPI
+v2 document gen_openapi_table.py reads. The checked-in table was made from kubernetes/api and
+kubernetes/apimachinery at tag v0.32.9 and kubernetes-client/python v32.0.1's
+kubernetes/swagger.json.unprocessed.
 """
 from __future__ import annotations
 
