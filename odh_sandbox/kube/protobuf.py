@@ -9,7 +9,8 @@ schemas/gen_protobuf_table.py), never from guesswork. JSON stays the internal fo
 
 The JSON mapping is the one go-to-protobuf and encoding/json agree on: a handful of types have
 their own (Time, Duration, IntOrString, Quantity, RawExtension, FieldsV1), bytes are base64,
-a zero scalar marked `+optional` is omitted as `omitempty` omits it, and an embedded
+a zero scalar is left out where encoding/json leaves it out (a non-pointer `omitempty` Go
+field: the table says which; a pointer's zero, e.g. `--replicas=0`, is kept), and an embedded
 (`json:",inline"`) struct's fields are the parent's.
 """
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Table:
     def __init__(self, data: dict[str, Any]) -> None:
         self.kinds: dict[str, str] = data["kinds"]
         self.wrappers: set[str] = set(data["wrappers"])
-        # message -> field number -> (json name, label, type, optional)
+        # message -> field number -> (json name, label, type, zero omitted from JSON)
         self.by_number: dict[str, dict[int, tuple[str, str, str, bool]]] = {
             msg: {f[0]: (f[1], f[2], f[3], bool(f[4])) for f in fields}
             for msg, fields in data["messages"].items()}
@@ -297,8 +298,8 @@ def decode_message(tbl: Table, msg: str, buf: bytes) -> Any:
                 out.update(inner)
         else:
             out[name] = _value(tbl, typ, wt, val)
-    for num, (name, label, typ, optional) in nums.items():
-        if optional and label == "" and typ not in tbl.by_number and name in out \
+    for num, (name, label, typ, omit_zero) in nums.items():
+        if omit_zero and label == "" and typ not in tbl.by_number and name in out \
                 and _zero(out[name]):
             del out[name]  # omitempty
     if msg in tbl.wrappers:
@@ -372,7 +373,7 @@ def encode_message(tbl: Table, msg: str, value: Any) -> bytes:
     if not isinstance(value, dict):
         raise ProtobufError(f"{msg.rsplit('.', 1)[-1]} must be an object")
     out = bytearray()
-    for num, (name, label, typ, optional) in sorted(tbl.by_number[msg].items()):
+    for num, (name, label, typ, _) in sorted(tbl.by_number[msg].items()):
         if label == "i":
             out += _enc_bytes(num, encode_message(tbl, typ, value))
             continue

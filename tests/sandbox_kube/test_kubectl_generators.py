@@ -67,6 +67,7 @@ def generators(ns: str, suffix: str) -> list[list[str]]:
          "--docker-username=u", "--docker-password=p"],
         ["create", "serviceaccount", "sa", n],
         ["create", "deployment", "d", n, "--image=nginx:1.27", "--replicas=2", "--port=80"],
+        ["create", "deployment", "zero", n, "--image=nginx", "--replicas=0"],
         ["create", "job", "j", n, "--image=busybox", "--", "echo", "hi"],
         ["create", "cronjob", "cj", n, "--image=busybox", "--schedule=*/5 * * * *",
          "--", "date"],

@@ -3,9 +3,11 @@
 Kubernetes' protobuf field numbers are part of its API contract and are published in the
 `generated.proto` files of k8s.io/api and k8s.io/apimachinery. This script reads those files
 and keeps, for the closure of messages reachable from ROOTS, each field's number, JSON name,
-label (single, repeated, map, or inline), type and whether its comment says `+optional`
-(go-to-protobuf always writes non-pointer fields, zero or not; `+optional` ones are omitempty
-in JSON). A Go struct embedded with `json:",inline"` (Volume's VolumeSource, IngressRule's
+label (single, repeated, map, or inline), type and whether a zero value of it is left out of
+JSON. go-to-protobuf writes a non-pointer field whether zero or not, and a pointer field when
+set (zero or not): the Go struct in the same package's types.go says which the field is
+(`Replicas *int32 \`json:"replicas,omitempty" protobuf:"varint,1,..."\``), so a zero is
+dropped exactly when the field is a non-pointer with `omitempty`, as encoding/json drops it. A Go struct embedded with `json:",inline"` (Volume's VolumeSource, IngressRule's
 IngressRuleValue) is a field of its own in protobuf but not in JSON: the kube-apiserver
 OpenAPI document (the one gen_openapi_table.py reads) tells them apart, as the message's
 definition has no property of that name.
@@ -95,6 +97,29 @@ def parse(path: Path) -> dict[str, dict]:
     return out
 
 
+_STRUCT = re.compile(r"^type (\w+) struct \{")
+_GO_FIELD = re.compile(r'^\s*\w*\s*(\*?)[\w.\[\]*]+\s+`json:"([^"]*)".*protobuf:"\w+,(\d+),')
+
+
+def parse_go(path: Path, package: str) -> dict[str, dict[int, bool]]:
+    """message -> field number -> whether a zero value is omitted from JSON."""
+    out: dict[str, dict[int, bool]] = {}
+    current: dict[int, bool] | None = None
+    for line in path.read_text().splitlines():
+        m = _STRUCT.match(line)
+        if m:
+            current = out.setdefault(f"{package}.{m.group(1)}", {})
+            continue
+        if line.startswith("}"):
+            current = None
+            continue
+        f = _GO_FIELD.match(line) if current is not None else None
+        if f and current is not None:
+            pointer, json_tag, num = f.groups()
+            current[int(num)] = not pointer and "omitempty" in json_tag.split(",")[1:]
+    return out
+
+
 def _qualify(typ: str, package: str) -> str:
     if typ in SCALARS:
         return typ
@@ -116,9 +141,18 @@ def _mark_inline(messages: dict[str, dict], swagger: dict) -> None:
 
 def build(api_dir: Path, apimachinery_dir: Path, swagger: dict | None = None) -> dict:
     messages: dict[str, dict] = {}
+    omit: dict[str, dict[int, bool]] = {}
     for path in sorted(list(api_dir.rglob("generated.proto"))
                        + list(apimachinery_dir.rglob("generated.proto"))):
-        messages.update(parse(path))
+        parsed = parse(path)
+        messages.update(parsed)
+        go = path.with_name("types.go")
+        if go.exists() and parsed:
+            omit.update(parse_go(go, next(iter(parsed)).rsplit(".", 1)[0]))
+    for name, msg in messages.items():
+        for f in msg["fields"]:
+            if f[0] in omit.get(name, {}):
+                f[4] = int(omit[name][f[0]])
     if swagger is not None:
         _mark_inline(messages, swagger)
     kinds = {}
