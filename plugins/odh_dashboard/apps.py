@@ -350,9 +350,11 @@ class OperatorSubscriptionHandler(AppsHandler):
 def apps_routes() -> list[Route]:
     return [
         Route(r"/api/components/remove", RemoveComponentHandler,
-              description="Remove ?appName= from the Enabled page (admin)."),
+              description="Remove ?appName= from the Enabled page (admin).",
+              state_changing_get=True),
         Route(r"/api/validate-isv", ValidateIsvHandler,
-              description="Enable an ISV app: ?appName=&values={json} (admin)."),
+              description="Enable an ISV app: ?appName=&values={json} (admin).",
+              state_changing_get=True),
         Route(r"/api/validate-isv/results", ValidateIsvResultsHandler,
               description="Result of the last ISV validation of ?appName= (admin)."),
         Route(r"/api/docs", DocsHandler, description="OdhDocuments (?type= filters)."),
