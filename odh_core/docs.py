@@ -146,8 +146,9 @@ def security_model() -> list[str]:
         "state-changing (`Route(state_changing_get=True)`: hf-import, abort-upload, "
         "namespaces/{name}/{context}, components/remove, validate-isv), is answered 403 when "
         "its `Origin` is not this server (`Host` or the proxy's `X-Forwarded-Host`) or listed "
-        "in `server.allowed_origins`/`server.cors.allowed_origins`, or when it says "
-        "`Sec-Fetch-Site: cross-site`; JSON bodies are read only with a JSON `Content-Type` "
+        "in `server.allowed_origins`/`server.cors.allowed_origins`, or, without `Origin`, "
+        "when it says `Sec-Fetch-Site: cross-site` or `same-site` (on a shared apps domain "
+        "every other route is same-site); JSON bodies are read only with a JSON `Content-Type` "
         "(415 otherwise). WebSockets check `Origin` before anything is opened upstream. "
         "Make sure the proxy passes `Host` (or sets `X-Forwarded-Host`) and list any other "
         "origin that serves the frontends.",

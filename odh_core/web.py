@@ -85,8 +85,11 @@ def cross_site_problem(handler: Any) -> str | None:
         return None if origin_allowed(handler, origin) else (
             f"cross-site request refused: origin {origin[:200]!r} is not this server or an "
             "allowed origin")
-    if headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-        return "cross-site request refused (Sec-Fetch-Site: cross-site)"
+    # No Origin (a browser's GET): Sec-Fetch-Site says where it came from. "same-site" is
+    # refused too: on a shared apps domain every other route of the cluster is same-site.
+    site = headers.get("Sec-Fetch-Site", "").lower()
+    if site in ("cross-site", "same-site"):
+        return f"cross-site request refused (Sec-Fetch-Site: {site})"
     return None
 
 

@@ -115,6 +115,12 @@ async def test_cross_site_state_changes_are_refused(odh_server):
                                   headers={"Sec-Fetch-Site": "cross-site"})
     assert resp.status == 403
     resp = await odh_server.fetch("/api/namespaces/alice-project/1", user="alice",
+                                  headers={"Sec-Fetch-Site": "same-site"})  # another route
+    assert resp.status == 403
+    resp = await odh_server.fetch("/api/namespaces/alice-project/0", user="alice",
+                                  headers={"Sec-Fetch-Site": "same-origin"})  # the dashboard
+    assert resp.status != 403, resp.text
+    resp = await odh_server.fetch("/api/namespaces/alice-project/1", user="alice",
                                   headers=evil)
     assert resp.status == 403
     # A plain read from anywhere is not a state change.
