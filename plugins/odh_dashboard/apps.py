@@ -139,7 +139,7 @@ def parse_values(raw: str) -> dict[str, str]:
         raise ApiError(400, "values is too large")
     try:
         values = json.loads(raw) if raw else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise ApiError(400, "values must be a JSON object of strings") from None
     if not isinstance(values, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in values.items()):

@@ -283,6 +283,11 @@ async def test_deeply_nested_json_is_a_400(odh_server):
     resp = await odh_server.fetch("/api/rolebindings", "POST", user="alice", body=body,
                                   headers={"Content-Type": "application/json"})
     assert resp.status == 400, resp.text
+    # JSON a route reads from a header
+    nested = "[" * 5000 + "]" * 5000
+    resp = await odh_server.fetch("/api/config", user="alice",
+                                  headers={"X-Odh-Feature-Flags": nested})
+    assert resp.status == 400, resp.text
 
 
 @pytest.mark.parametrize("ops", [
