@@ -155,7 +155,8 @@ def security_model() -> list[str]:
         f"- **Dev auth** (`auth.mode: dev`, `--dev`, `APP_ENV=development`) makes a request "
         f"without a token act as `{auth.dev_user}`. odh-core refuses to start with it on a "
         "non-loopback `server.host`, and in dev mode answers token-less requests only from "
-        "loopback peers (the socket's address, not `X-Forwarded-For`). "
+        "loopback peers (the socket's address, not `X-Forwarded-For`) that name a loopback "
+        "host (`localhost`, `*.localhost`, a loopback IP: no DNS rebinding). "
         "`auth.insecure_dev_auth_on_network` (`--insecure-dev-auth-on-network`) overrides "
         "both: never in production.",
         f"- **Limits.** `limits.concurrent_streams` (default {limits.concurrent_streams}) caps "

@@ -43,8 +43,12 @@ class CoreAuthPlugin(Plugin):
                                 groups=tuple(g.strip() for g in groups.split(",") if g.strip()))
         cluster = handler.cluster
         if token is None and self.auth.mode == "dev":
-            if not (self.auth.insecure_dev_auth_on_network or peer_is_loopback(handler)):
-                return None  # second line behind the bind check: dev auth is for this machine
+            if not (self.auth.insecure_dev_auth_on_network or (
+                    peer_is_loopback(handler) and host_is_loopback(handler))):
+                # Second line behind the bind check: dev auth is for this machine, asked for
+                # by a loopback name (a page on another site rebinding its DNS name to
+                # 127.0.0.1 would otherwise be same-origin with the server and an admin).
+                return None
             dev = self.dev_user(handler)
             if dev is None:
                 return None
@@ -125,3 +129,11 @@ def peer_is_loopback(handler: Any) -> bool:
     comes from X-Forwarded-For, which any client can write."""
     address = getattr(getattr(handler.request.connection, "context", None), "address", None)
     return isinstance(address, tuple) and is_loopback(str(address[0]))
+
+
+def host_is_loopback(handler: Any) -> bool:
+    """Whether the request names this machine: `localhost`, `*.localhost` or a loopback IP."""
+    host = handler.request.host.lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]")
+    return name == "localhost" or name.endswith(".localhost") or is_loopback(name)

@@ -100,6 +100,22 @@ async def test_dev_auth_answers_only_loopback_peers(odh_base_config, tokens, ove
         await test.close()
 
 
+async def test_dev_auth_answers_only_loopback_host_names(odh_base_config, tokens):
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 is
+    same-origin with the server; dev auth must not make it an administrator."""
+    settings = build_settings({**odh_base_config, "auth": {
+        "mode": "dev", "dev_users": {"admin": {"username": "admin", "token": tokens["admin"]}}}},
+        ["k8s"])
+    test = await start_server(settings)
+    try:
+        for host, status in (("evil.example", 401), (f"127.0.0.1:{test.port}", 200),
+                             (f"localhost:{test.port}", 200), ("app.localhost", 200)):
+            resp = await test.fetch("/api/k8s/api/v1/namespaces", headers={"Host": host})
+            assert resp.status == status, (host, resp.text)
+    finally:
+        await test.close()
+
+
 # -- item 4: cross-site requests cannot change state ---------------------------------------------
 async def test_cross_site_state_changes_are_refused(odh_server):
     evil = {"Origin": "https://evil.example"}
