@@ -29,6 +29,8 @@ def make_http_server(app: App) -> HTTPServer:
         ssl_options = reloader.context
         app.tls = reloader
         PeriodicCallback(reloader.check, s.tls.reload_interval * 1000).start()
+    # body_timeout=None here: handlers set it per request once the caller is known
+    # (server.body_timeout for buffered bodies) and watch for idle bodies themselves.
     return HTTPServer(app.tornado, xheaders=s.xheaders, max_body_size=s.max_body_size,
                       idle_connection_timeout=75, body_timeout=None, ssl_options=ssl_options)
 

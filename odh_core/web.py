@@ -16,6 +16,7 @@ anything else, so these rules hold for every plugin's routes:
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import re
@@ -276,7 +277,10 @@ class BaseHandler(_OdhMixin, tornado.web.RequestHandler):
         @functools.wraps(own)
         def data_received(self: "BaseHandler", chunk: bytes) -> Any:
             self._odh_body_at = time.monotonic()  # the idle timeout watches every route
-            return own(self, chunk)
+            result = own(self, chunk)
+            if not inspect.isawaitable(result):
+                return result
+            return self._odh_backpressure(result)
 
         data_received.__odh_idle_watch__ = True  # type: ignore[attr-defined]
         cls.data_received = data_received  # type: ignore[method-assign]
@@ -324,9 +328,21 @@ class BaseHandler(_OdhMixin, tornado.web.RequestHandler):
             self._odh_idle = tornado.ioloop.IOLoop.current().call_later(
                 server.body_idle_timeout, self._odh_check_idle)
 
+    async def _odh_backpressure(self, pending: Awaitable[Any]) -> Any:
+        """While a streaming handler waits for its consumer (an upstream that is slow to
+        take the body), the client is not idle: we are not reading."""
+        self._odh_body_busy = True
+        try:
+            return await pending
+        finally:
+            self._odh_body_busy = False
+            self._odh_body_at = time.monotonic()
+
     def _odh_check_idle(self) -> None:
         idle = self.odh.settings.server.body_idle_timeout
         quiet = time.monotonic() - getattr(self, "_odh_body_at", 0.0)
+        if getattr(self, "_odh_body_busy", False):
+            quiet = 0.0
         if quiet < idle:
             self._odh_idle = tornado.ioloop.IOLoop.current().call_later(
                 idle - quiet, self._odh_check_idle)
