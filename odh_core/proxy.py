@@ -93,6 +93,11 @@ class ProxyHandler(BaseHandler):
                                                        "x-forwarded-access-token"})
     strip_response_headers: frozenset[str] = frozenset({"set-cookie"})
     max_request_body: int = 5 * 2**30
+    # A response without Content-Length (a stream, or a body of unknown size) counts against
+    # the caller's stream limit while it is relayed. A subclass that knows from the request
+    # which answers are long-lived (the k8s pass-through: watches, followed logs) counts
+    # those itself, before the upstream is asked, and turns this off.
+    count_streamed_responses: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -199,8 +204,8 @@ class ProxyHandler(BaseHandler):
             raise self.upstream_error(exc) from None
         try:
             if not await self.intercept(resp):
-                if "Content-Length" not in resp.headers and resp.status < 300 and \
-                        self.request.method != "HEAD":
+                if self.count_streamed_responses and "Content-Length" not in resp.headers \
+                        and resp.status < 300 and self.request.method != "HEAD":
                     await self.acquire_stream("proxy")  # a stream: counts against the limit
                 await self._relay(resp)
         finally:

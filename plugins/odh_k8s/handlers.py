@@ -23,6 +23,8 @@ _PLAIN_404_MAX = 64
 class KubeProxyHandler(ProxyHandler):
     """Forward a request to the Kubernetes API server as the caller."""
 
+    count_streamed_responses = False  # watches and followed logs are counted up front
+
     async def upstream(self) -> Upstream:
         path = kube_path(self.request.path)
         kube = self.kube  # the addressed cluster; 503 JSON when none is configured

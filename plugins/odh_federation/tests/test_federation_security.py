@@ -3,6 +3,7 @@ escapes a rewrite prefix or turns into a query, a cross-origin WebSocket never o
 upstream socket, and identity headers a client could forge never reach the upstream."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (path, query, headers)
         self.sockets = 0
+        self.release = asyncio.Event()
 
 
 class Record(tornado.web.RequestHandler):
@@ -28,6 +30,18 @@ class Record(tornado.web.RequestHandler):
         self.rec.requests.append((self.request.path, self.request.query,
                                   dict(self.request.headers.get_all())))
         self.finish({"path": self.request.path})
+
+
+class Stream(tornado.web.RequestHandler):
+    """A long-lived response (no Content-Length): one chunk, then open until released."""
+
+    def initialize(self, rec: Recorder) -> None:
+        self.rec = rec
+
+    async def get(self) -> None:
+        self.write(b"first chunk\n")
+        await self.flush()
+        await self.rec.release.wait()
 
 
 class Socket(tornado.websocket.WebSocketHandler):
@@ -45,6 +59,7 @@ class Socket(tornado.websocket.WebSocketHandler):
 async def recorder():
     rec = Recorder()
     app = tornado.web.Application([(r"/internal/ws", Socket, {"rec": rec}),
+                                   (r"/internal/modx/stream", Stream, {"rec": rec}),
                                    (r"(/.*)", Record, {"rec": rec})])
     async with LoopbackServer(app) as server:
         yield rec, server.url
@@ -53,12 +68,13 @@ async def recorder():
 @pytest.fixture
 def odh_config(recorder, no_cluster):
     _, url = recorder
-    return no_cluster({"modules": [{
+    return {**no_cluster({"modules": [{
         "name": "mod", "backend": {"remoteEntry": "/remoteEntry.js", "service": {"url": url}},
         "proxyService": [{"path": "/api/modx", "pathRewrite": "/internal/modx",
                           "service": {"url": url}},
                          {"path": "/api/modws", "pathRewrite": "/internal/ws",
-                          "service": {"url": url}}]}]})
+                          "service": {"url": url}}]}]}),
+            "limits": {"concurrent_streams": 1, "exempt_admins": False}}
 
 
 @pytest.mark.parametrize("path", [
@@ -118,3 +134,23 @@ async def test_cross_origin_websocket_never_opens_the_upstream(odh_server, recor
     conn = await websocket_connect(ok)
     conn.close()
     assert rec.sockets == 1
+
+
+async def test_streamed_responses_count_against_the_stream_limit(odh_server, recorder):
+    rec, _ = recorder
+    chunks: list[bytes] = []
+    first = asyncio.ensure_future(odh_server.fetch(
+        "/api/modx/stream", token="t-alice", streaming_callback=chunks.append))
+    try:
+        for _ in range(500):  # until the first chunk is through: the stream is open
+            if chunks:
+                break
+            await asyncio.sleep(0.01)
+        assert chunks, "the first stream never started"
+        resp = await odh_server.fetch("/api/modx/stream", token="t-alice")
+        assert resp.status == 429, resp.text
+        resp = await odh_server.fetch("/api/modx/plain", token="t-alice")  # sized: not a stream
+        assert resp.status == 200
+    finally:
+        rec.release.set()
+    assert (await first).status == 200
