@@ -8,7 +8,7 @@ from .config import Settings
 from .errors import ApiError
 from .hookspecs import hookimpl
 from .kube import SERVICE_ACCOUNT, KubeClient, KubeError, KubeUnavailable
-from .proxy import ProxyHandler, Upstream
+from .proxy import ProxyHandler, Upstream, check_proxy_path
 from .plugin import HealthCheck, Plugin, PluginConfig, PluginContext, Route
 from .resilience import (CircuitBreaker, HeaderPolicy, ResilientProxyHandler, RetryPolicy, Target,
                          TargetRegistry, TargetSettings, service_url)
@@ -20,6 +20,6 @@ __all__ = [
     "HeaderPolicy", "HealthCheck", "Identity", "KubeClient", "KubeError", "KubeUnavailable",
     "Plugin", "PluginConfig", "PluginContext", "ProxyHandler", "ResilientProxyHandler",
     "RetryPolicy", "Route", "SERVICE_ACCOUNT", "Settings", "Target", "TargetRegistry",
-    "TargetSettings", "Upstream", "allow_anonymous", "hookimpl", "requires", "service_url",
-    "utc_now",
+    "TargetSettings", "Upstream", "allow_anonymous", "check_proxy_path", "hookimpl", "requires",
+    "service_url", "utc_now",
 ]

@@ -160,7 +160,8 @@ class App:
         for plugin_name, route in self.routes:
             kwargs = dict(route.kwargs, odh_app=self, odh_plugin=self.plugin(plugin_name)
                           or self.plugins[plugin_name].instance, odh_plugin_name=plugin_name,
-                          odh_route=route.pattern)
+                          odh_route=route.pattern,
+                          odh_state_changing_get=route.state_changing_get)
             handlers.append(tornado.web.url(route.pattern, route.handler, kwargs,
                                             name=route.name))
         return tornado.web.Application(

@@ -80,15 +80,37 @@ def token_from_subprotocols(protocols: str | None) -> str | None:
     return None
 
 
-class TTLCache(Generic[T]):
-    """A bounded LRU whose entries expire; `get_or_load` shares one load per key."""
+def identity_bytes(identity: Identity) -> int:
+    """About what an identity holds in memory (its token dominates), for byte-bounded caches."""
+    return 256 + len(identity.token or "") + len(identity.username) + sum(
+        len(g) + 56 for g in identity.groups)
 
-    def __init__(self, ttl: float, maxsize: int, clock: Callable[[], float] = time.monotonic):
+
+class TTLCache(Generic[T]):
+    """A bounded LRU whose entries expire; `get_or_load` shares one load per key.
+
+    Bounded by entries and, with `sizeof`, by bytes: keys should be fixed-size hashes, so a
+    client cannot grow the cache by sending long values.
+    """
+
+    def __init__(self, ttl: float, maxsize: int, clock: Callable[[], float] = time.monotonic,
+                 *, maxbytes: int | None = None, sizeof: Callable[[T], int] | None = None):
         self.ttl = ttl
         self.maxsize = maxsize
         self.clock = clock
+        self.maxbytes = maxbytes
+        self.sizeof = sizeof
+        self.bytes = 0
         self._data: OrderedDict[str, tuple[float, T]] = OrderedDict()
         self._loading: dict[str, asyncio.Future[T]] = {}
+
+    def _size(self, value: T) -> int:
+        return self.sizeof(value) if self.sizeof is not None else 0
+
+    def _drop(self, key: str) -> None:
+        item = self._data.pop(key, None)
+        if item is not None:
+            self.bytes -= self._size(item[1])
 
     def get(self, key: str) -> T | None:
         item = self._data.get(key)
@@ -96,19 +118,21 @@ class TTLCache(Generic[T]):
             return None
         expires, value = item
         if expires < self.clock():
-            del self._data[key]
+            self._drop(key)
             return None
         self._data.move_to_end(key)
         return value
 
     def put(self, key: str, value: T, ttl: float | None = None) -> None:
+        self._drop(key)
         self._data[key] = (self.clock() + (self.ttl if ttl is None else ttl), value)
-        self._data.move_to_end(key)
-        while len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
+        self.bytes += self._size(value)
+        while self._data and (len(self._data) > self.maxsize or (
+                self.maxbytes is not None and self.bytes > self.maxbytes)):
+            self._drop(next(iter(self._data)))
 
     def discard(self, key: str) -> None:
-        self._data.pop(key, None)
+        self._drop(key)
 
     def __len__(self) -> int:
         return len(self._data)

@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any, Sequence
 
-from .config import ConfigError, Settings, deep_merge, load_settings
+from .config import ConfigError, Settings, check_dev_auth_bind, deep_merge, load_settings
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, Any]:
@@ -25,6 +25,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
                    help="embed what is not configured: API server, S3, HF hub")
     p.add_argument("--dev", action="store_true",
                    help="dev auth: token-less requests act as the dev user (binds 127.0.0.1)")
+    p.add_argument("--insecure-dev-auth-on-network", action="store_true",
+                   help="DANGER: allow dev auth on a non-loopback address (anyone reaching "
+                   "the port is an admin)")
     p.add_argument("--reload", action="store_true", help="restart on code/config change")
     p.set_defaults(func=cmd_serve)
 
@@ -68,9 +71,14 @@ def _fail(message: str) -> int:
 def serve_overrides(args: argparse.Namespace) -> dict[str, Any]:
     over: dict[str, Any] = {}
     server: dict[str, Any] = {}
+    auth: dict[str, Any] = {}
     if args.dev:
-        over["auth"] = {"mode": "dev"}
+        auth["mode"] = "dev"
         server["host"] = "127.0.0.1"  # dev auth must not be reachable from elsewhere
+    if args.insecure_dev_auth_on_network:
+        auth["insecure_dev_auth_on_network"] = True
+    if auth:
+        over["auth"] = auth
     if args.host:
         server["host"] = args.host
     if args.port is not None:
@@ -95,6 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config_path = args.config or os.environ.get("ODH_CONFIG")
     stamps = config_stamp(config_path)  # before reading: an edit during boot still counts
     settings = load_settings(args.config, overrides=serve_overrides(args))
+    check_dev_auth_bind(settings)  # ConfigError: non-zero exit naming the flag
     if settings.server.reload and settings.server.workers > 1:
         return _fail("--reload cannot be combined with --workers > 1")
     if settings.server.workers > 1 and settings.sandbox.mode == "on":

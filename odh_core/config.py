@@ -5,6 +5,7 @@ under `plugins:` is validated by that plugin's own `Config` model when the loade
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -67,6 +68,12 @@ class ServerConfig(_Model):
     workers: int = Field(1, ge=1, description="Processes sharing the port; one per core.")
     max_body_size: int = Field(10 * 2**20, description="Largest buffered request body in bytes; "
                                "streaming routes (uploads, proxies) set their own limits.")
+    body_timeout: float = Field(60.0, ge=0, description="Seconds a buffered request body "
+                                "(JSON, forms) may take to arrive in full (0: no limit); "
+                                "streaming routes (uploads, proxies) have only the idle limit.")
+    body_idle_timeout: float = Field(30.0, ge=0, description="Seconds a request body may "
+                                     "send nothing before the connection is closed (0: no "
+                                     "limit). Bodies are read only once the caller is known.")
     grace_period: float = Field(20.0, description="Seconds in-flight requests get after SIGTERM.")
     shutdown_timeout: float = Field(10.0, description="Seconds each plugin's shutdown hook gets.")
     xheaders: bool = Field(True, description="Trust X-Forwarded-For/-Proto from the auth proxy.")
@@ -128,6 +135,14 @@ class AuthConfig(_Model):
     admin_review: AdminReview | None = Field(
         default_factory=AdminReview, description="The SelfSubjectAccessReview, sent with the "
         "user's token, whose status.allowed makes an admin (null: admin groups only).")
+    insecure_dev_auth_on_network: bool = Field(
+        False, description="DANGER: let dev auth (mode dev, --dev, APP_ENV=development) run "
+        "on a non-loopback address and answer non-loopback peers. Anyone who can reach the "
+        "port acts as the dev user (an admin). Without it odh-core refuses to start.")
+    max_token_bytes: int = Field(16384, ge=256, description="Longest token accepted; longer "
+                                 "ones are refused (401) before any review or cache.")
+    cache_bytes: int = Field(64 * 2**20, ge=2**16, description="Bytes the identity cache may "
+                             "hold (tokens included), besides its entry bound.")
     dev_user: str = Field("admin", description="Key in dev_users used for token-less requests.")
     dev_users: dict[str, DevUser] = Field(default_factory=dict, description="dev mode: users "
                                           "by key ({username, groups, token}); the sandbox adds "
@@ -194,8 +209,10 @@ class LimitsConfig(_Model):
 
     requests_per_second: float = Field(0.0, description="Token-bucket refill rate per user.")
     burst: int = Field(50, description="Token-bucket size per user.")
-    concurrent_streams: int = Field(0, description="Open streams (uploads, downloads, "
-                                    "watches, imports) per user.")
+    concurrent_streams: int = Field(64, ge=0, description="Long-lived responses open at once "
+                                    "per user and replica: WebSockets, watches and followed "
+                                    "logs through /api/k8s, server-sent events, streamed proxy "
+                                    "responses, uploads, downloads, imports (0: unlimited).")
     exempt_admins: bool = Field(True, description="Admins bypass the limits.")
     max_users_tracked: int = Field(100_000, description="Buckets kept (least recently used "
                                    "dropped).")
@@ -220,6 +237,30 @@ class Settings(_Model):
 
 class ConfigError(Exception):
     """A configuration problem, with a message that names the file, key or plugin."""
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether an address (or the host name `localhost`) is on the loopback interface."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def check_dev_auth_bind(settings: "Settings") -> None:
+    """Refuse dev auth on an address other machines can reach (ConfigError names the flag)."""
+    auth, host = settings.auth, settings.server.host
+    if auth.mode == "dev" and not is_loopback(host) and not auth.insecure_dev_auth_on_network:
+        raise ConfigError(
+            f"refusing to start: dev auth is on (auth.mode: dev, set by --dev or "
+            f"APP_ENV=development) and server.host is {host!r}, not a loopback address: anyone "
+            "who reaches the port would act as an administrator. Bind 127.0.0.1 (--host "
+            "127.0.0.1), or turn dev auth off; to accept the risk anyway set "
+            "auth.insecure_dev_auth_on_network: true (--insecure-dev-auth-on-network).")
 
 
 LEGACY_ENV = {

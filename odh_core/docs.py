@@ -96,6 +96,88 @@ def routes_table(app: Any) -> list[str]:
             *(line for _, line in sorted(rows))]
 
 
+def security_model() -> list[str]:
+    """Who is trusted for what, which credentials reach which upstream, what to configure.
+    Defaults are read from the config models, so the text follows the code."""
+    from .config import AuthConfig, LimitsConfig, ServerConfig
+    from .proxy import IDENTITY_HEADERS
+
+    auth, limits, server = AuthConfig(), LimitsConfig(), ServerConfig()
+    return [
+        "## Security model", "",
+        "### Who is trusted for what", "",
+        "- **The Kubernetes API server** decides who a caller is (a SelfSubjectReview sent "
+        "with the caller's token) and what they may do (every cluster call is made with the "
+        "caller's token, so RBAC applies; admin = a member of `auth.admin_groups` or allowed "
+        "by the `auth.admin_review` access review, sent with the caller's own token).",
+        "- **The auth proxy in front** (oauth-proxy or kube-rbac-proxy) is trusted to set "
+        "`X-Forwarded-Access-Token` (mode `token`) or the user/groups headers (mode "
+        "`trusted-header`, only behind a proxy that overwrites them) and `X-Forwarded-For`/"
+        "`-Proto`/`-Host` (`server.xheaders`). Nothing else a client sends is trusted.",
+        "- **odh-core's service identity** (the in-cluster service account, `kubernetes.token`"
+        "/`token_file`, or the kubeconfig's user: token, client certificate, exec or "
+        "auth-provider plugin) reads the dashboard's configuration objects, serves admin "
+        "routes after the admin check, and keeps caches; see the RBAC section below.",
+        "- **Administrators** change shared settings (dashboard config, cluster settings, S3/"
+        "HF settings, templates); every state-changing request and admin read is audited on "
+        "logger `odh.audit`.", "",
+        "### Which credentials reach which upstream", "",
+        "- Requests made with a user's token (identity and access reviews, `/api/k8s`, "
+        "watches, log streams, gated services, Prometheus) carry that token and nothing of "
+        "the service identity: they use a CA-only TLS context, never the kubeconfig's client "
+        "certificate (the API server would try it before the token), exec/auth-provider "
+        "tokens or basic auth.",
+        "- Requests as the service identity carry its token or client certificate and no "
+        "user credential.",
+        "- Every proxy (k8s pass-through, federated modules, services, the feature-store "
+        "registry) drops cookies, the token headers, `Impersonate-*` and the identity headers "
+        "a client could forge (" + ", ".join(f"`{h}`" for h in sorted(IDENTITY_HEADERS))
+        + ", `X-Remote-Extra-*`), sets `X-Forwarded-For` to the address odh-core saw, and "
+        "refuses paths with dot segments (raw or percent-encoded) or encoded `?`/`#` before "
+        "matching a route or joining a URL. A federated module gets the user's token only "
+        "when its config says `authorize`, cookies only with `forward_cookies`.",
+        "- S3 and the Hugging Face hub get the credentials configured for them (or the "
+        "user's own HF token where a route takes one); no route fetches a URL a user chose "
+        "unless it is allow-listed.", "",
+        "### What an operator must configure", "",
+        "- **Cookie auth and CSRF.** Behind oauth-proxy the browser authenticates with a "
+        "cookie, so a foreign page could make it send requests. odh-core refuses cross-site "
+        "state changes: every POST/PUT/PATCH/DELETE, and every GET a route declares "
+        "state-changing (`Route(state_changing_get=True)`: hf-import, abort-upload, "
+        "namespaces/{name}/{context}, components/remove, validate-isv), is answered 403 when "
+        "its `Origin` is not this server (`Host` or the proxy's `X-Forwarded-Host`) or listed "
+        "in `server.allowed_origins`/`server.cors.allowed_origins`, or, without `Origin`, "
+        "when it says `Sec-Fetch-Site: cross-site` or `same-site` (on a shared apps domain "
+        "every other route is same-site); JSON bodies are read only with a JSON `Content-Type` "
+        "(415 otherwise). WebSockets check `Origin` before anything is opened upstream. "
+        "Make sure the proxy passes `Host` (or sets `X-Forwarded-Host`) and list any other "
+        "origin that serves the frontends.",
+        f"- **Dev auth** (`auth.mode: dev`, `--dev`, `APP_ENV=development`) makes a request "
+        f"without a token act as `{auth.dev_user}`. odh-core refuses to start with it on a "
+        "non-loopback `server.host`, and in dev mode answers token-less requests only from "
+        "loopback peers (the socket's address, not `X-Forwarded-For`) that name a loopback "
+        "host (`localhost`, `*.localhost`, a loopback IP: no DNS rebinding). "
+        "`auth.insecure_dev_auth_on_network` (`--insecure-dev-auth-on-network`) overrides "
+        "both: never in production.",
+        f"- **Limits.** `limits.concurrent_streams` (default {limits.concurrent_streams}) caps "
+        "the long-lived responses one user holds open per replica: WebSockets, `/api/k8s` "
+        "watches and followed logs (refused before any upstream watch opens), server-sent "
+        "events, streamed proxy responses, uploads, downloads and imports; "
+        "`limits.requests_per_second`/`burst` rate-limit each user (off by default; a "
+        "cluster-wide limit belongs in the ingress). Identity is settled from the headers "
+        "before a body is read; buffered bodies may take `server.body_timeout` "
+        f"({server.body_timeout:g} s) in all and every body may pause "
+        f"`server.body_idle_timeout` ({server.body_idle_timeout:g} s); buffered bodies are "
+        f"at most `server.max_body_size` ({server.max_body_size} bytes). Tokens longer than "
+        f"`auth.max_token_bytes` ({auth.max_token_bytes}) are refused before any review; "
+        "identities are cached by token hash, bounded by `auth.cache_size` entries and "
+        f"`auth.cache_bytes` ({auth.cache_bytes} bytes). Metric labels never take a value "
+        "a client chose (unknown methods are `other`).",
+        "- **TLS to the API server**: never `kubernetes.insecure_skip_tls_verify` or "
+        "`allow_plain_http` in production; user tokens travel to the API server.", "",
+    ]
+
+
 def operator_guide() -> str:
     from .reference import installed_plugin_configs, render_reference
 
@@ -109,6 +191,7 @@ def operator_guide() -> str:
         "part; `odh-core plugins list` shows what is installed. Health: `/healthz` (live), "
         "`/readyz` (every plugin's checks), `/api/health` (old dashboard shape). The API is "
         "described at `/api/openapi.json` (OpenAPI 3.1) and rendered at `/api/openapi`.", "",
+        *security_model(),
         "## Configuration reference", "",
         "Every key with its default and meaning (the same text as `conf/odh.yaml`, from "
         "`odh-core config reference`). Any key can be set from the environment as "

@@ -75,8 +75,19 @@ class FileToken:
 
 @dataclass
 class KubeConnection:
+    """Where the API server is and how to reach it.
+
+    Two TLS settings, because two identities use this connection: `ssl` verifies the server
+    only (CA, no client certificate) and is what every request made with a *user's* token
+    uses; `service_ssl` adds the service identity's client certificate (a kubeconfig user may
+    be one) and is used only for requests as `SERVICE_ACCOUNT`. The API server tries x509
+    before bearer tokens: a client certificate next to a user's token would make every caller
+    act as the certificate's identity.
+    """
+
     host: str
     ssl: ssl.SSLContext | bool = True
+    service_ssl: ssl.SSLContext | bool | None = None  # None: same as `ssl`
     token_source: Callable[[], str | None] = lambda: None
     description: str = ""
     sandbox: bool = False
@@ -90,6 +101,13 @@ class KubeConnection:
     @property
     def is_https(self) -> bool:
         return self.host.startswith("https://")
+
+    def ssl_for(self, token: Any) -> ssl.SSLContext | bool:
+        """The TLS context for a request with `token`: the service identity's only for
+        `SERVICE_ACCOUNT`, CA-only for anything else."""
+        if token is SERVICE_ACCOUNT and self.service_ssl is not None:
+            return self.service_ssl
+        return self.ssl
 
 
 def make_ssl_context(ca_file: str | None = None, ca_data: str | None = None,
@@ -159,10 +177,14 @@ def connection_from_kubeconfig(path: str, context: str | None = None) -> KubeCon
         ctx_name = active.get("name")
     except Exception:  # pragma: no cover - a kubeconfig the loader took but we cannot list
         ctx_name = context
+    # The kubeconfig user's credentials (client certificate, token, exec/auth-provider
+    # output) are the service identity: the certificate goes only into `service_ssl`, the
+    # token only into `token_source`; basic auth (username/password) is never used.
     return KubeConnection(
         host=c.host.rstrip("/"), token_source=lambda: token,
-        ssl=make_ssl_context(c.ssl_ca_cert, cert_file=c.cert_file, key_file=c.key_file,
-                             verify=c.verify_ssl),
+        ssl=make_ssl_context(c.ssl_ca_cert, verify=c.verify_ssl),
+        service_ssl=make_ssl_context(c.ssl_ca_cert, cert_file=c.cert_file, key_file=c.key_file,
+                                     verify=c.verify_ssl) if c.cert_file else None,
         ca_file=c.ssl_ca_cert, cert_file=c.cert_file, key_file=c.key_file, verify=c.verify_ssl,
         description=f"kubeconfig {path} (context {ctx_name})", default_namespace=ns)
 
@@ -220,7 +242,7 @@ class KubeClient:
         try:
             async with self.session.request(
                     method, self.url(path), params=params, data=data, headers=hdrs,
-                    ssl=self.conn.ssl, timeout=timeout or self.timeout(read=self.request_timeout),
+                    ssl=self.conn.ssl_for(token), timeout=timeout or self.timeout(read=self.request_timeout),
                     allow_redirects=False, auto_decompress=False) as resp:
                 yield resp
         except asyncio.TimeoutError as exc:
@@ -308,7 +330,8 @@ class KubeClient:
         c.api_key = {"authorization": self.auth_headers(token).get("Authorization", "")}
         c.verify_ssl = self.conn.verify
         c.ssl_ca_cert = self.conn.ca_file
-        c.cert_file, c.key_file = self.conn.cert_file, self.conn.key_file
+        if token is SERVICE_ACCOUNT:  # a user's token never travels with the service's cert
+            c.cert_file, c.key_file = self.conn.cert_file, self.conn.key_file
         return ApiClient(configuration=c)
 
 

@@ -59,7 +59,7 @@ class UserLimits:
 
     def acquire_stream(self, user: str, kind: str, exempt: bool = False) -> Callable[[], None]:
         limit = self.cfg.concurrent_streams
-        if limit and not exempt and self._streams.get(user, 0) >= limit:
+        if not exempt and self.at_stream_limit(user):
             self.rejections.labels("streams").inc()
             raise ApiError(429, f"too many open streams ({limit}); close one and retry",
                            headers={"Retry-After": "1"})
@@ -77,6 +77,10 @@ class UserLimits:
                     self._streams.pop(user, None)
 
         return release
+
+    def at_stream_limit(self, user: str) -> bool:
+        limit = self.cfg.concurrent_streams
+        return bool(limit) and self._streams.get(user, 0) >= limit
 
     def open_streams(self, user: str) -> int:
         return self._streams.get(user, 0)

@@ -241,10 +241,21 @@ def direct_access_handler(level: int) -> "OdhStreamHandler | None":
     return found
 
 
+# Label values a client cannot choose: any other method is "other", any status outside
+# 100-599 "other". Handler and plugin labels name code, never the path, so an unknown route
+# is the 404 handler's series.
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def metric_labels(plugin: str, handler: str, method: str, status: int) -> tuple[str, ...]:
+    return (plugin, handler, method if method in METRIC_METHODS else "other",
+            str(status) if 100 <= status <= 599 else "other")
+
+
 def make_log_function(metrics: Metrics, enabled: bool, finished_hook: Any):
     """Tornado's `log_function`: one access line + the latency histogram, labelled by handler."""
 
-    children: dict[tuple[str, str, str, int], Any] = {}  # per app: label lookups are hot
+    children: dict[tuple[str, ...], Any] = {}  # per app: label lookups are hot
 
     def log_function(handler: "RequestHandler") -> None:
         duration = handler.request.request_time()
@@ -252,16 +263,17 @@ def make_log_function(metrics: Metrics, enabled: bool, finished_hook: Any):
         plugin = getattr(handler, "plugin_name", "core")
         name = type(handler).__name__
         method = handler.request.method or "-"
-        key = (plugin, name, method, status)
+        key = metric_labels(plugin, name, method, status)
         child = children.get(key)
         if child is None:
-            child = children[key] = metrics.request_duration.labels(plugin, name, method,
-                                                                    str(status))
+            child = children[key] = metrics.request_duration.labels(*key)
         child.observe(duration)
         level = logging.INFO if status < 500 else logging.WARNING
         if enabled and access_log.isEnabledFor(level):
             identity = getattr(handler, "_odh_identity", None)
             ms = duration * 1000
+            if method not in METRIC_METHODS:
+                method = method[:32]  # a client-chosen word: bounded in the log line too
             msg = f"{method} {redact_uri(handler.request.uri or '')} {status} {ms:.1f}ms"
             request_id = getattr(handler, "request_id", "")
             fields = {"status": status, "method": method, "duration_ms": round(ms, 2),

@@ -25,11 +25,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
-import tornado.web
 import tornado.websocket
 
 from .plugin import Route
-from .web import is_anonymous
+from .web import allowed_methods, is_anonymous
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Settings
@@ -261,11 +260,8 @@ def path_variants(pattern: str) -> list[list[Any]]:
 
 # -- handler introspection ---------------------------------------------------------------------
 def handler_methods(handler: type) -> list[str]:
-    """The HTTP methods a handler class implements itself (not Tornado's 405 defaults)."""
-    if issubclass(handler, tornado.websocket.WebSocketHandler):
-        return ["get"]
-    return [m for m in HTTP_METHODS
-            if getattr(handler, m, None) is not getattr(tornado.web.RequestHandler, m)]
+    """The HTTP methods a handler class serves (what a 405's `Allow` lists), lower-case."""
+    return [m.lower() for m in allowed_methods(handler)]
 
 
 def is_websocket(handler: type) -> bool:

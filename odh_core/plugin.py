@@ -97,6 +97,9 @@ class Route:
     envelope: bool = False
     # OpenAPI tag (defaults to the plugin's name).
     tag: str | None = None
+    # True: GET on this route changes state (an old frontend calls it as GET). A browser's
+    # cross-site GET is then refused like any cross-site POST/PUT/PATCH/DELETE (CSRF).
+    state_changing_get: bool = False
 
 
 @dataclass

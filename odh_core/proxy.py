@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Iterable
+from urllib.parse import unquote
 
 import aiohttp
 import tornado.web
@@ -27,7 +29,40 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "trailers", "transfer-encoding", "upgrade", "host", "content-length", "expect",
 })
+# Headers that carry who the caller is or where they come from: a client could write them
+# to pose as someone else upstream (or, behind an auth proxy, as the proxy's verdict).
+# Never forwarded; X-Forwarded-For is set from the address odh-core saw.
+IDENTITY_HEADERS = frozenset({
+    "x-forwarded-for", "x-real-ip", "forwarded", "x-remote-user", "x-remote-group",
+    "x-remote-uid", "x-forwarded-user", "x-forwarded-groups", "x-forwarded-email",
+    "x-forwarded-preferred-username", "x-auth-request-user", "x-auth-request-email",
+    "x-auth-request-groups", "x-auth-request-preferred-username",
+    "x-auth-request-access-token", "x-client-cert", "ssl-client-cert",
+})
+IDENTITY_HEADER_PREFIXES = ("impersonate-", "x-remote-extra-")
+# Status of a request whose client left before the answer (nginx's convention): quiet, and
+# counted apart from server errors.
+CLIENT_CLOSED = 499
 _EOF = object()
+_DOT_SEGMENT = re.compile(r"(^|/)\.{1,2}(/|$)")
+
+
+def check_proxy_path(raw_path: str) -> None:
+    """Refuse a path a proxy must not forward: dot segments, raw or percent-encoded (however
+    often encoded), encoded `?` or `#`, NUL or backslashes. The upstream URL library would
+    normalise `%2e%2e` into a step up (out of a rewrite prefix), and a decoded `%3F` would
+    start a query. Checked on the raw path before matching and joining, for every proxy."""
+    decoded, seen = raw_path, 0
+    while True:
+        if _DOT_SEGMENT.search(decoded) or any(c in decoded for c in "\\\x00"):
+            raise ApiError(400, "the path may not contain '.' or '..' segments or backslashes")
+        if any(c in decoded for c in "?#"):
+            raise ApiError(400, "the path may not contain an encoded '?' or '#'")
+        step = unquote(decoded)
+        if step == decoded or seen > 4:
+            return
+        decoded, seen = step, seen + 1
+
 BODY_QUEUE_CHUNKS = 4  # x Tornado's 64 KiB chunks: what one request may hold in flight
 SMALL_BODY = 64 * 1024  # responses up to this size are relayed in one write
 
@@ -58,6 +93,11 @@ class ProxyHandler(BaseHandler):
                                                        "x-forwarded-access-token"})
     strip_response_headers: frozenset[str] = frozenset({"set-cookie"})
     max_request_body: int = 5 * 2**30
+    # A response without Content-Length (a stream, or a body of unknown size) counts against
+    # the caller's stream limit while it is relayed. A subclass that knows from the request
+    # which answers are long-lived (the k8s pass-through: watches, followed logs) counts
+    # those itself, before the upstream is asked, and turns this off.
+    count_streamed_responses: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -77,22 +117,28 @@ class ProxyHandler(BaseHandler):
         return False
 
     def forward_headers(self) -> dict[str, str]:
-        """The client's headers minus hop-by-hop and stripped ones (repeated ones joined)."""
+        """The client's headers minus hop-by-hop, stripped and identity ones (repeated ones
+        joined), plus `X-Forwarded-For` as odh-core saw the client."""
         out: dict[str, str] = {}
-        drop = HOP_BY_HOP | self.strip_request_headers
+        auth = self.odh.settings.auth
+        drop = HOP_BY_HOP | self.strip_request_headers | IDENTITY_HEADERS | {
+            auth.user_header.lower(), auth.groups_header.lower()}
         for name, value in self.request.headers.get_all():
             lname = name.lower()
-            if lname in drop or lname.startswith("impersonate-"):
+            if lname in drop or lname.startswith(IDENTITY_HEADER_PREFIXES):
                 continue
             out[name] = f"{out[name]}, {value}" if name in out else value
         if self.request.headers.get("Content-Length"):
             out["Content-Length"] = self.request.headers["Content-Length"]
+        if self.request.remote_ip:
+            out["X-Forwarded-For"] = self.request.remote_ip
         return out
 
     # -- request side ---------------------------------------------------------------------------
     async def prepare(self) -> None:
-        await super().prepare()
         self._proxy_closed = False
+        check_proxy_path(self.request.path)  # before routing a byte anywhere
+        await super().prepare()
         self._queue: asyncio.Queue[Any] | None = None
         self._task: asyncio.Future[aiohttp.ClientResponse] | None = None
         self._upstream_cm: Any = None
@@ -148,10 +194,19 @@ class ProxyHandler(BaseHandler):
             resp = await self._task
         except ApiError:
             raise
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError,
+                asyncio.CancelledError) as exc:
+            if self._proxy_closed:  # the client left first: nobody to answer, no error
+                self.set_status(CLIENT_CLOSED, "Client Closed Request")
+                return
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             raise self.upstream_error(exc) from None
         try:
             if not await self.intercept(resp):
+                if self.count_streamed_responses and "Content-Length" not in resp.headers \
+                        and resp.status < 300 and self.request.method != "HEAD":
+                    await self.acquire_stream("proxy")  # a stream: counts against the limit
                 await self._relay(resp)
         finally:
             await self._close_upstream()

@@ -369,8 +369,7 @@ class ResilientProxyHandler(ProxyHandler):
                      and n.lower() != "x-forwarded-access-token"]:
             del headers[name]
         req = self.request
-        incoming_for = req.headers.get("X-Forwarded-For")
-        headers["X-Forwarded-For"] = incoming_for or req.remote_ip or ""
+        headers["X-Forwarded-For"] = req.remote_ip or ""  # what odh-core saw, not the client's
         headers["X-Forwarded-Proto"] = req.headers.get("X-Forwarded-Proto") or req.protocol
         headers["X-Forwarded-Host"] = req.headers.get("X-Forwarded-Host") or req.host
         headers["X-Request-Id"] = self.request_id

@@ -15,7 +15,7 @@ from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 
 from .app import App
-from .config import Settings
+from .config import Settings, check_dev_auth_bind
 from .tls import TlsReloader
 
 log = logging.getLogger("odh.server")
@@ -29,6 +29,8 @@ def make_http_server(app: App) -> HTTPServer:
         ssl_options = reloader.context
         app.tls = reloader
         PeriodicCallback(reloader.check, s.tls.reload_interval * 1000).start()
+    # body_timeout=None here: handlers set it per request once the caller is known
+    # (server.body_timeout for buffered bodies) and watch for idle bodies themselves.
     return HTTPServer(app.tornado, xheaders=s.xheaders, max_body_size=s.max_body_size,
                       idle_connection_timeout=75, body_timeout=None, ssl_options=ssl_options)
 
@@ -38,6 +40,7 @@ async def serve_sockets(settings: Settings, sockets: list[socket.socket],
                         reload_stamps: dict[str, Any] | None = None) -> None:
     """Serve on already-bound sockets until SIGTERM/SIGINT, then drain and stop."""
     started = time.perf_counter()
+    check_dev_auth_bind(settings)  # also when called without the CLI
     app = App(settings, extra_plugins=extra_plugins)
     await app.start()
     server = make_http_server(app)
@@ -50,6 +53,9 @@ async def serve_sockets(settings: Settings, sockets: list[socket.socket],
     if settings.auth.mode == "dev":
         log.warning("DEV AUTH IS ON: requests without a token act as %r. Never expose this "
                     "server beyond this machine.", settings.auth.dev_user)
+        if settings.auth.insecure_dev_auth_on_network:
+            log.warning("DEV AUTH IS REACHABLE FROM THE NETWORK (auth.insecure_dev_auth_on_"
+                        "network): anyone who reaches %s is an administrator", where)
     if settings.server.reload:
         from .reload import Reloader
 

@@ -18,13 +18,22 @@ class EventStream:
     def __init__(self, handler: Any):
         self.handler = handler
         self.closed = False
+        self._counted = False
         handler.set_header("Content-Type", "text/event-stream; charset=utf-8")
         handler.set_header("Cache-Control", "no-cache")
         handler.set_header("X-Accel-Buffering", "no")  # nginx/haproxy must not hold events
 
+    async def _count(self) -> None:
+        """Before the first byte: the stream counts against the caller's stream limit (429
+        while nothing is sent yet)."""
+        if not self._counted:
+            self._counted = True
+            await self.handler.acquire_stream("events")
+
     async def send(self, data: Any, event: str | None = None, id: str | None = None) -> bool:
         if self.closed:
             return False
+        await self._count()
         payload = data if isinstance(data, str) else dumps(data)
         lines = [f"event: {event}"] if event else []
         if id is not None:
@@ -41,6 +50,7 @@ class EventStream:
     async def comment(self, text: str = "keep-alive") -> bool:
         if self.closed:
             return False
+        await self._count()
         try:
             self.handler.write(f": {text}\n\n")
             await self.handler.flush()

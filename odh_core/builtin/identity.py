@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..auth import Identity, TTLCache, token_hash
-from ..config import DevUser
+from ..auth import Identity, TTLCache, identity_bytes, token_hash
+from ..config import DevUser, is_loopback
 from ..errors import ApiError
 from ..hookspecs import hookimpl
 from ..kube import KubeError
@@ -21,12 +21,12 @@ class CoreAuthPlugin(Plugin):
         super().__init__(ctx)
         auth = ctx.app.settings.auth
         self.auth = auth
-        self.identities: TTLCache[Identity] = TTLCache(auth.cache_ttl, auth.cache_size)
+        # Keyed by the token's sha256 (fixed size whatever the token); the identity cache
+        # holds the tokens themselves (to act with), so it is bounded by bytes as well.
+        self.identities: TTLCache[Identity] = TTLCache(
+            auth.cache_ttl, auth.cache_size, maxbytes=auth.cache_bytes, sizeof=identity_bytes)
         self.rejected: TTLCache[str] = TTLCache(auth.negative_cache_ttl, auth.cache_size)
         self.admins: TTLCache[bool] = TTLCache(auth.cache_ttl, auth.cache_size)
-        # token -> its sha256, the cache key: hashing was a measurable share of a trivial
-        # request. Bounded like the caches; the identity cache holds these tokens anyway.
-        self._token_keys: dict[str, str] = {}
         self.reviews = ctx.metrics.counter(
             "odh_auth_reviews_total", "Reviews sent to the API server (cache misses).",
             ["kind", "result"])
@@ -43,6 +43,12 @@ class CoreAuthPlugin(Plugin):
                                 groups=tuple(g.strip() for g in groups.split(",") if g.strip()))
         cluster = handler.cluster
         if token is None and self.auth.mode == "dev":
+            if not (self.auth.insecure_dev_auth_on_network or (
+                    peer_is_loopback(handler) and host_is_loopback(handler))):
+                # Second line behind the bind check: dev auth is for this machine, asked for
+                # by a loopback name (a page on another site rebinding its DNS name to
+                # 127.0.0.1 would otherwise be same-origin with the server and an admin).
+                return None
             dev = self.dev_user(handler)
             if dev is None:
                 return None
@@ -64,11 +70,9 @@ class CoreAuthPlugin(Plugin):
 
     async def validate(self, token: str, cluster: str = "default") -> Identity:
         kube = self.ctx.app.kube_for(cluster)  # 404 for an unknown cluster, before any call
-        key = self._token_keys.get(token)
-        if key is None:
-            if len(self._token_keys) >= self.auth.cache_size:
-                self._token_keys.clear()
-            key = self._token_keys[token] = token_hash(token)
+        if len(token) > self.auth.max_token_bytes:  # before any review, hash or cache entry
+            raise ApiError(401, f"the token is longer than {self.auth.max_token_bytes} bytes")
+        key = token_hash(token)
         if cluster != "default":
             key = f"{cluster}:{key}"
         if self.rejected.get(key):
@@ -118,3 +122,18 @@ class CoreAuthPlugin(Plugin):
             return allowed
 
         return await self.admins.get_or_load(identity.token_key, ask)
+
+
+def peer_is_loopback(handler: Any) -> bool:
+    """Whether the TCP peer itself is on this machine. Not `remote_ip`: with xheaders that
+    comes from X-Forwarded-For, which any client can write."""
+    address = getattr(getattr(handler.request.connection, "context", None), "address", None)
+    return isinstance(address, tuple) and is_loopback(str(address[0]))
+
+
+def host_is_loopback(handler: Any) -> bool:
+    """Whether the request names this machine: `localhost`, `*.localhost` or a loopback IP."""
+    host = handler.request.host.lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]")
+    return name == "localhost" or name.endswith(".localhost") or is_loopback(name)

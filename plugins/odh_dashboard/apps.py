@@ -139,7 +139,7 @@ def parse_values(raw: str) -> dict[str, str]:
         raise ApiError(400, "values is too large")
     try:
         values = json.loads(raw) if raw else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise ApiError(400, "values must be a JSON object of strings") from None
     if not isinstance(values, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
@@ -350,9 +350,11 @@ class OperatorSubscriptionHandler(AppsHandler):
 def apps_routes() -> list[Route]:
     return [
         Route(r"/api/components/remove", RemoveComponentHandler,
-              description="Remove ?appName= from the Enabled page (admin)."),
+              description="Remove ?appName= from the Enabled page (admin).",
+              state_changing_get=True),
         Route(r"/api/validate-isv", ValidateIsvHandler,
-              description="Enable an ISV app: ?appName=&values={json} (admin)."),
+              description="Enable an ISV app: ?appName=&values={json} (admin).",
+              state_changing_get=True),
         Route(r"/api/validate-isv/results", ValidateIsvResultsHandler,
               description="Result of the last ISV validation of ?appName= (admin)."),
         Route(r"/api/docs", DocsHandler, description="OdhDocuments (?type= filters)."),

@@ -34,15 +34,27 @@ async def call(kube: KubeClient, method: str, path: str, what: str, *, token: An
         raise not_installed(exc, what) from None
 
 
+def _pointer(value: Any) -> bool:
+    """A JSON Pointer (RFC 6901) below the root: '/'-separated, '~' only as ~0 or ~1."""
+    return isinstance(value, str) and value.startswith("/") and all(
+        part[i + 1:i + 2] in ("0", "1") for part in value.split("/")
+        for i, c in enumerate(part) if c == "~")
+
+
 def json_patch_body(body: Any) -> bytes:
-    """A JSON Patch (RFC 6902) list, checked for shape; 400 otherwise."""
+    """A JSON Patch (RFC 6902) list, checked for shape (each op's own members too); 400
+    otherwise."""
     if not isinstance(body, list) or not body:
         raise ApiError(400, "the body must be a non-empty JSON Patch list of operations")
     for op in body:
-        if not isinstance(op, dict) or op.get("op") not in PATCH_OPS \
-                or not isinstance(op.get("path"), str) or not op["path"].startswith("/"):
+        if not isinstance(op, dict) or op.get("op") not in PATCH_OPS or not _pointer(
+                op.get("path")):
             raise ApiError(400, "every JSON Patch operation needs an op (add, remove, replace, "
-                           "move, copy, test) and a path starting with '/'")
+                           "move, copy, test) and a JSON Pointer path starting with '/'")
+        if op["op"] in ("add", "replace", "test") and "value" not in op:
+            raise ApiError(400, f"JSON Patch operation {op['op']!r} needs a value")
+        if op["op"] in ("move", "copy") and not _pointer(op.get("from")):
+            raise ApiError(400, f"JSON Patch operation {op['op']!r} needs a JSON Pointer 'from'")
     return json.dumps(body).encode()
 
 

@@ -37,7 +37,7 @@ def parse_flags_header(raw: str | None) -> dict[str, Any]:
         raise ApiError(400, f"{FLAGS_HEADER} is too large")
     try:
         flags = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise ApiError(400, f"{FLAGS_HEADER} is not valid JSON: {exc}") from None
     if not isinstance(flags, dict):
         raise ApiError(400, f"{FLAGS_HEADER} must be a JSON object of flag names to booleans")

@@ -12,7 +12,7 @@ import tornado.web
 import tornado.websocket
 
 from odh_core import (ApiError, BaseHandler, BaseWebSocketHandler, ResilientProxyHandler, Target,
-                      utc_now)
+                      check_proxy_path, utc_now)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .plugin import FederationPlugin
@@ -103,10 +103,11 @@ class WebSocketProxy(BaseWebSocketHandler):
         raise NotImplementedError
 
     async def prepare(self) -> None:
-        await super().prepare()
         self._upstream: aiohttp.ClientWebSocketResponse | None = None
         self._pump: asyncio.Future[None] | None = None
+        await super().prepare()  # Origin and identity, before any upstream socket
         try:
+            check_proxy_path(self.request.path)
             target, path = self.resolve()
             if not target.breaker.allow():
                 raise target.circuit_open()
@@ -127,7 +128,7 @@ class WebSocketProxy(BaseWebSocketHandler):
     def upstream_headers(self, target: Target) -> dict[str, str]:
         policy = target.policy
         req = self.request
-        headers = {"X-Forwarded-For": req.headers.get("X-Forwarded-For") or req.remote_ip or "",
+        headers = {"X-Forwarded-For": req.remote_ip or "",  # what odh-core saw
                    "X-Forwarded-Proto": req.headers.get("X-Forwarded-Proto") or req.protocol,
                    "X-Forwarded-Host": req.headers.get("X-Forwarded-Host") or req.host,
                    "X-Request-Id": self.request_id}
@@ -212,8 +213,9 @@ class WebSocketProxy(BaseWebSocketHandler):
         self._end_upstream()
 
     def on_finish(self) -> None:
-        # Also called when the 101 answer goes out; only a refused upgrade (Origin) ends here
-        # without a WebSocket, and then the upstream connection must go.
+        # Also called when the 101 answer goes out; only a refused upgrade ends here without a
+        # WebSocket, and then the upstream connection must go.
+        super().on_finish()
         if self.ws_connection is None:
             self._end_upstream()
 

@@ -23,10 +23,14 @@ _PLAIN_404_MAX = 64
 class KubeProxyHandler(ProxyHandler):
     """Forward a request to the Kubernetes API server as the caller."""
 
+    count_streamed_responses = False  # watches and followed logs are counted up front
+
     async def upstream(self) -> Upstream:
         path = kube_path(self.request.path)
         kube = self.kube  # the addressed cluster; 503 JSON when none is configured
         token = self.token
+        if is_stream(path, self._stream_args()):
+            await self.acquire_stream("watch")  # 429 before any upstream watch is opened
         query = self.request.query
         headers = self.forward_headers()
         headers["Authorization"] = f"Bearer {token}"
@@ -41,8 +45,7 @@ class KubeProxyHandler(ProxyHandler):
     def _timeout(self, path: str) -> aiohttp.ClientTimeout:
         cfg = self.plugin.config
         connect = cfg.connect_timeout or self.odh.settings.kubernetes.connect_timeout
-        args = {name: self.get_query_argument(name, None)
-                for name in ("watch", "follow", "timeoutSeconds")}
+        args = self._stream_args()
         if is_stream(path, args):
             # A quiet watch is normal: no idle timeout, unless the client bounded the watch.
             seconds = stream_seconds(args)
@@ -52,6 +55,10 @@ class KubeProxyHandler(ProxyHandler):
         # total=None: the session default (5 min in aiohttp) would cut long lists and watches.
         return aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect,
                                      sock_read=read)
+
+    def _stream_args(self) -> dict[str, str | None]:
+        return {name: self.get_query_argument(name, None)
+                for name in ("watch", "follow", "timeoutSeconds")}
 
     def upstream_error(self, exc: BaseException) -> ApiError:
         err = super().upstream_error(exc)

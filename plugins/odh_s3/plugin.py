@@ -78,7 +78,7 @@ class S3Plugin(Plugin):
             Route(rf"{objects}/upload-progress/{REST}", UploadProgressHandler,
                   description="Upload progress as server-sent events."),
             Route(rf"{objects}/abort-upload(?:/{REST})?", AbortUploadHandler,
-                  description="Abort this user's upload(s)."),
+                  description="Abort this user's upload(s).", state_changing_get=True),
             Route(rf"{objects}/(?!(?:{_RESERVED})(?:/|$)){BUCKET}(?:/{REST})?/?",
                   ObjectsHandler, description="List (GET) or delete (DELETE) objects."),
             Route(r"/api/settings/s3", S3SettingsHandler,

@@ -191,3 +191,32 @@ async def test_client_leaving_a_quiet_stream_closes_the_upstream(odh_server, qui
             assert await asyncio.wait_for(r.content.readline(), 10) == b'{"type":"ADDED"}\n'
     # Nothing more comes from upstream, yet the proxy must not keep its request open.
     await asyncio.wait_for(state.closed.wait(), 10)
+
+
+@tornado.web.stream_request_body
+class SlowToTake(tornado.web.RequestHandler):
+    """Upstream that stops reading for 2 s after the first chunk."""
+
+    def prepare(self):
+        self.request.connection.set_max_body_size(2**31)
+        self.size = 0
+
+    async def data_received(self, chunk):
+        if self.size == 0:
+            await asyncio.sleep(2)
+        self.size += len(chunk)
+
+    def post(self):
+        self.finish({"size": self.size})
+
+
+async def test_backpressure_is_not_an_idle_body(odh_server):
+    """The body idle timeout (1 s here) is about a client that sends nothing; while the
+    upstream is slow to take the body odh-core stops reading, and that must not count."""
+    odh_server.app.settings.server.body_idle_timeout = 1
+    async with LoopbackServer(tornado.web.Application([(r"/slow", SlowToTake)])) as up:
+        odh_server.app.plugin("fwd").target = up.url
+        body = b"x" * (8 * 2**20)
+        resp = await odh_server.fetch("/fwd/slow", "POST", token="t-alice", body=body)
+        assert resp.status == 200, resp.text
+        assert resp.json() == {"size": len(body)}

@@ -169,8 +169,8 @@ class PageWatch:
         self.console_errors.clear()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="package")  # playwright's sync API holds a running loop: it must be
+def browser() -> Iterator[Any]:     # gone before the async tests of other directories run
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()

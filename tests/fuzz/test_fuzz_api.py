@@ -34,6 +34,9 @@ from odh_core.openapi import document_for
 
 EXAMPLES = 5  # per operation and identity
 REQUEST_TIMEOUT = 10.0
+# Per identity: ~230 operations x 5 examples take 20-60 s alone on 2 cores; a busy machine
+# (the rest of `make test` in parallel) may triple that.
+FUZZ_TIMEOUT = 300
 
 # (method, path) -> why it is not fuzzed, for everyone.
 SKIPPED: dict[tuple[str, str], str] = {
@@ -144,12 +147,15 @@ def fuzz(doc: dict[str, Any], base_url: str, token: str, admin: bool, *,
             op_started = time.monotonic()
             run()
             timings.append((time.monotonic() - op_started, f"{method} {path}"))
+            if timings[-1][0] > 3:
+                print(f"  slow: {method} {path} {timings[-1][0]:.1f}s", flush=True)
     finally:
         session.close()
     return {"problems": problems, "ran": ran, "skipped": skipped, "statuses": statuses,
             "slowest": sorted(timings, reverse=True)[:3]}
 
 
+@pytest.mark.timeout(FUZZ_TIMEOUT)
 @pytest.mark.parametrize("who", ["user", "admin"])
 async def test_fuzz_every_route(odh_server, fuzz_world, who):
     doc = document_for(odh_server.app)

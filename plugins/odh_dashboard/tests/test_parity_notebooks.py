@@ -42,7 +42,8 @@ START = {"state": "started", "imageName": "minimal", "imageTagName": "2024.2",
 
 async def test_start_status_stop_as_the_user(odh_server, admin_kube, nb_ns):
     resp = await odh_server.fetch("/api/notebooks", "POST", user="alice", json=START,
-                                  headers={"Origin": "https://dash.example"})
+                                  headers={"Origin": "https://dash.example",
+                                           "X-Forwarded-Host": "dash.example"})
     assert resp.status == 200, resp.text
     nb = resp.json()
     assert nb["metadata"]["name"] == "jupyter-nb-alice"
