@@ -9,11 +9,14 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 
-BOTH_MODES = pytest.mark.parametrize("watch_config", [{"mode": "per-user"}, {"mode": "shared"}],
-                                     ids=["per-user", "shared"])
+ALL_MODES = pytest.mark.parametrize("watch_config", [{"mode": "per-user"}, {"mode": "shared"},
+                                                    {"mode": "auto"}],
+                                    ids=["per-user", "shared", "auto"])
+INFORMER_MODES = pytest.mark.parametrize("watch_config", [{"mode": "shared"}, {"mode": "auto"}],
+                                         ids=["shared", "auto"])
 
 
-@BOTH_MODES
+@ALL_MODES
 async def test_create_update_delete_arrive_in_order(h: Any, odh_server: Any, cluster: Any,
                                                     uid: str) -> None:
     await cluster.configmap("before", uid)
@@ -31,7 +34,7 @@ async def test_create_update_delete_arrive_in_order(h: Any, odh_server: Any, clu
     ws.close()
 
 
-@BOTH_MODES
+@ALL_MODES
 async def test_simplified_form_resolves_the_resource_by_discovery(h: Any, odh_server: Any,
                                                                   cluster: Any,
                                                                   uid: str) -> None:
@@ -45,7 +48,7 @@ async def test_simplified_form_resolves_the_resource_by_discovery(h: Any, odh_se
     assert err.value.code == 404
 
 
-@BOTH_MODES
+@ALL_MODES
 async def test_token_in_subprotocol_and_protocol_echoed(h: Any, odh_server: Any, cluster: Any,
                                                         tokens: dict[str, str],
                                                         uid: str) -> None:
@@ -58,7 +61,7 @@ async def test_token_in_subprotocol_and_protocol_echoed(h: Any, odh_server: Any,
     ws.close()
 
 
-@BOTH_MODES
+@ALL_MODES
 async def test_user_without_watch_rights_is_refused_before_the_upgrade(h: Any, 
         odh_server: Any, cluster: Any, uid: str) -> None:
     await cluster.configmap("secret-ish", uid)
@@ -106,7 +109,7 @@ async def test_shared_mode_n_subscribers_one_upstream_watch(h: Any, odh_server: 
     assert not odh_server.app.plugin("watch").hub.informers
 
 
-@pytest.mark.parametrize("watch_config", [{"mode": "shared"}], ids=["shared"])
+@INFORMER_MODES
 async def test_shared_subscriber_with_resource_version_gets_only_what_it_missed(h: Any, 
         odh_server: Any, cluster: Any, uid: str) -> None:
     first = await odh_server.ws(h.watch_path(uid), user="alice")

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
-BOTH_MODES = pytest.mark.parametrize("watch_config", [{"mode": "per-user"}, {"mode": "shared"}],
-                                     ids=["per-user", "shared"])
-SHARED = pytest.mark.parametrize("watch_config", [{"mode": "shared"}], ids=["shared"])
+ALL_MODES = pytest.mark.parametrize("watch_config", [{"mode": "per-user"}, {"mode": "shared"},
+                                                    {"mode": "auto"}],
+                                    ids=["per-user", "shared", "auto"])
+INFORMER_MODES = pytest.mark.parametrize("watch_config", [{"mode": "shared"}, {"mode": "auto"}],
+                                         ids=["shared", "auto"])
 
 
-@BOTH_MODES
+@ALL_MODES
 async def test_cut_upstream_watch_loses_no_event(h: Any, odh_server: Any, cluster: Any,
                                                  sandbox_kube: Any, uid: str) -> None:
     ws = await odh_server.ws(h.watch_path(uid), user="alice")
@@ -38,7 +40,7 @@ async def test_cut_upstream_watch_loses_no_event(h: Any, odh_server: Any, cluste
     ws.close()
 
 
-@SHARED
+@INFORMER_MODES
 async def test_410_relist_sends_the_differences(h: Any, odh_server: Any, cluster: Any,
                                                 sandbox_kube: Any, uid: str) -> None:
     ws = await odh_server.ws(h.watch_path(uid), user="alice")
