@@ -16,6 +16,10 @@ class WatchConfig(PluginConfig):
         "token, key), shared by all that user's sockets. shared: always the service account's "
         "informer (a key it may not watch is refused with 1011). per-user: one upstream watch "
         "per WebSocket with the user's token (what the old backend did).")
+    user_filtered_resources: list[str] = Field(
+        ["projects.project.openshift.io"], description="auto mode: resources (plural.group) "
+        "whose lists the API server filters per user, so one user's view is never another's: "
+        "always one upstream per (user, key), even where the service account may watch them.")
     linger_seconds: float = Field(
         5.0, ge=0, description="How long a shared informer stays open after its last "
         "subscriber left (a page reload re-subscribes without a relist).")

@@ -40,6 +40,8 @@ class WatchHub:
         """Whether the service account may list and watch `target` (auto mode), cached for the
         access TTL and dropped on an RBAC change. An unanswered review counts as no: the
         subscriber then gets an upstream of its own, never more than its token allows."""
+        if f"{target.plural}.{target.group}" in self.cfg.user_filtered_resources:
+            return False  # the service account's list would show everyone everything
         hit = self._sa_verdicts.get(target)
         now = time.monotonic()
         if hit is not None and hit[1] > now:

@@ -162,3 +162,17 @@ async def test_user_keyed_upstream_survives_a_cut_and_a_410(h: Any, odh_server: 
     assert len(hub.informers) == 1
     for ws in tabs:
         ws.close()
+
+
+async def test_user_filtered_resources_never_use_the_service_account() -> None:
+    """OpenShift filters a list of projects per user: the service account's informer would
+    show every user every project, whatever its RBAC says."""
+    import logging
+
+    from odh_watch.config import WatchConfig
+    from odh_watch.hub import WatchHub
+    from odh_watch.resources import Target
+
+    hub = WatchHub(None, WatchConfig(), None, logging.getLogger("test"))  # type: ignore[arg-type]
+    projects = Target("project.openshift.io", "v1", "projects")
+    assert await hub.service_account_may_watch(projects) is False
