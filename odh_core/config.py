@@ -79,8 +79,9 @@ class ServerConfig(_Model):
         30.0, gt=0, description="Seconds between WebSocket pings (keeps idle sockets alive "
         "through proxies and notices dead peers).")
     websocket_ping_timeout: float = Field(
-        30.0, gt=0, description="Seconds without a pong before a WebSocket is closed; at most "
-        "websocket_ping_interval (Tornado's rule: a ping is answered before the next one).")
+        30.0, ge=0, description="Seconds without a pong before a WebSocket is closed (0: never); "
+        "at most websocket_ping_interval (Tornado's rule: a ping is answered before the next "
+        "one).")
     security_headers: SecurityHeadersConfig = Field(default_factory=SecurityHeadersConfig,
                                                     description="Response security headers.")
     cors: CorsConfig = Field(default_factory=CorsConfig, description="Cross-origin access.")

@@ -123,3 +123,14 @@ async def test_shared_subscriber_with_resource_version_gets_only_what_it_missed(
     assert await h.events_until(late, 2) == [("MODIFIED", "a"), ("ADDED", "b")]
     first.close()
     late.close()
+
+
+async def test_first_websocket_draws_no_ping_settings_warning(h: Any, odh_server: Any,
+                                                              uid: str, caplog: Any) -> None:
+    """Tornado says so once per process when the ping timeout outlasts the interval."""
+    assert odh_server.app.tornado.settings["websocket_ping_timeout"] <= \
+        odh_server.app.tornado.settings["websocket_ping_interval"]
+    with caplog.at_level("WARNING", logger="tornado.general"):
+        ws = await odh_server.ws(h.watch_path(uid), user="alice")
+        ws.close()
+    assert not [r for r in caplog.records if "websocket_ping" in r.getMessage()]
