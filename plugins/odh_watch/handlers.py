@@ -123,6 +123,7 @@ class WatchHandler(_StreamHandler):
     async def serve(self) -> None:
         sub = self.sub
         assert sub is not None
+        sub.bookmarks = _flag(self.get_query_argument("allowWatchBookmarks", None))
         if self.mode == PER_USER:
             await relay(self.hub, self.target, self.token, sub, self.rv)
             return

@@ -171,6 +171,13 @@ class Informer:
 
     def _on_event(self, etype: str, obj: dict[str, Any], line: bytes) -> None:
         rv = numeric_rv(object_rv(obj))
+        if etype == "BOOKMARK":
+            # Forwarded to the subscribers that asked (allowWatchBookmarks): its
+            # resourceVersion is one they may resume from here. Not history, not the cache.
+            for sub in tuple(self.subscribers):
+                if sub.bookmarks:
+                    sub.deliver(line, rv)
+            return
         replay = rv is not None and self.list_rv is not None and rv <= self.list_rv
         if not replay:  # events up to our list are already in the cache
             key = _key(obj)

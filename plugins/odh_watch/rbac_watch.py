@@ -49,7 +49,9 @@ class RbacWatcher:
         if self._pending is not None:
             self._pending.cancel()
 
-    def _changed(self, *_: Any) -> None:
+    def _changed(self, etype: str = "", *_: Any) -> None:
+        if etype == "BOOKMARK":
+            return  # progress, not a change
         if self._pending is None:
             self._pending = asyncio.get_running_loop().call_later(_SETTLE_SECONDS, self._fire)
 

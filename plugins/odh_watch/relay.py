@@ -41,8 +41,12 @@ async def relay(hub: WatchHub, target: Target, token: str, sub: Subscriber, rv: 
                                             separators=(",", ":")).encode()
                                  for item in items)
             del items
-        stream = WatchStream(hub.kube, target, token, hub.cfg, hub.metrics, MODE,
-                             lambda _t, _o, line: sub.deliver(line), hub.log)
+        def forward(etype: str, _obj: object, line: bytes) -> None:
+            if etype != "BOOKMARK" or sub.bookmarks:
+                sub.deliver(line)
+
+        stream = WatchStream(hub.kube, target, token, hub.cfg, hub.metrics, MODE, forward,
+                             hub.log)
         await stream.run(rv)
     except Expired as exc:
         if exc.line is not None:

@@ -8,12 +8,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-
-ALL_MODES = pytest.mark.parametrize("watch_config", [{"mode": "per-user"}, {"mode": "shared"},
-                                                    {"mode": "auto"}],
-                                    ids=["per-user", "shared", "auto"])
-INFORMER_MODES = pytest.mark.parametrize("watch_config", [{"mode": "shared"}, {"mode": "auto"}],
-                                         ids=["shared", "auto"])
+from watch_modes import ALL_MODES, INFORMER_MODES
 
 
 @ALL_MODES
@@ -134,3 +129,29 @@ async def test_first_websocket_draws_no_ping_settings_warning(h: Any, odh_server
         ws = await odh_server.ws(h.watch_path(uid), user="alice")
         ws.close()
     assert not [r for r in caplog.records if "websocket_ping" in r.getMessage()]
+
+
+@ALL_MODES
+async def test_bookmarks_reach_the_clients_that_asked(h: Any, odh_server: Any, cluster: Any,
+                                                      sandbox_kube: Any, uid: str) -> None:
+    server = sandbox_kube.server
+    interval, server.bookmark_interval = server.bookmark_interval, 0.2
+    try:
+        asked = await odh_server.ws(h.watch_path(uid, extra="&allowWatchBookmarks=true"),
+                                    user="alice")
+        plain = await odh_server.ws(h.watch_path(uid), user="alice")
+        await cluster.configmap("first", uid)
+        assert await h.events_until(plain, 1) == [("ADDED", "first")]
+        seen = []
+        while len([e for e in seen if e["type"] == "BOOKMARK"]) < 2:
+            seen.append(await h.next_event(asked))
+        marks = [e for e in seen if e["type"] == "BOOKMARK"]
+        assert all(e["object"]["metadata"]["resourceVersion"] for e in marks)
+        assert [(e["type"], h.short(e)) for e in seen if e["type"] != "BOOKMARK"] == [
+            ("ADDED", "first")]
+        await cluster.configmap("second", uid)  # the client that did not ask: events only
+        assert await h.events_until(plain, 1) == [("ADDED", "second")]
+        asked.close()
+        plain.close()
+    finally:
+        server.bookmark_interval = interval

@@ -9,11 +9,7 @@ from typing import Any
 
 import pytest
 
-ALL_MODES = pytest.mark.parametrize("watch_config", [{"mode": "per-user"}, {"mode": "shared"},
-                                                    {"mode": "auto"}],
-                                    ids=["per-user", "shared", "auto"])
-INFORMER_MODES = pytest.mark.parametrize("watch_config", [{"mode": "shared"}, {"mode": "auto"}],
-                                         ids=["shared", "auto"])
+from watch_modes import ALL_MODES, INFORMER_MODES
 
 
 @ALL_MODES
@@ -32,6 +28,16 @@ async def test_cut_upstream_watch_loses_no_event(h: Any, odh_server: Any, cluste
     sandbox_kube.faults.refuse_connections(0.3)
     await h.until(lambda: h.metric(odh_server, "odh_watch_upstream_opened_total", mode=mode)
                   > opened)
+
+    async def listening() -> bool:  # an informer may resume before the refusal: wait it out
+        try:
+            with socket.create_connection(("127.0.0.1", int(sandbox_kube.https_url
+                                                              .rsplit(":", 1)[1])), 1):
+                return True
+        except OSError:
+            return False
+
+    await h.until(listening)
     await cluster.configmap("three", uid)
     await cluster.delete("two")
     assert await h.events_until(ws, 4) == [("ADDED", "two"), ("MODIFIED", "one"),
