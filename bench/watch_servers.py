@@ -20,18 +20,58 @@ def raise_nofile() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
 
+USERS = 100
+GROUP = "bench-watchers"
+
+
 async def sandbox(info_path: str) -> None:
+    import tornado.web
+    from tornado.httpserver import HTTPServer
+    from tornado.netutil import bind_sockets
+
     from odh_sandbox.kube import SandboxKubeServer
+    from odh_sandbox.kube.rbac import UserInfo
 
     server = SandboxKubeServer()
     await server.start()
+    users = {f"user-{i:03d}": f"bench-watch-token-{i:03d}" for i in range(USERS)}
+    for name, token in users.items():  # the dashboard's users: distinct tokens, one group
+        server.authn.add_static(token, UserInfo(name, (GROUP, "system:authenticated")))
+
+    class Fault(tornado.web.RequestHandler):
+        """The bench drives the sandbox's fault injection from its own process."""
+
+        def post(self, what: str) -> None:
+            arg = self.get_argument
+            if what == "cut":
+                server.faults.cut_watches(arg("path"))
+            elif what == "latency":
+                server.faults.add_latency(float(arg("seconds")), method="GET",
+                                          path_regex=arg("path"), times=int(arg("times")))
+            elif what == "compact":
+                server.store.compact()
+            self.finish("ok")
+
+    control = free_port_local()
+    HTTPServer(tornado.web.Application([(r"/fault/(\w+)", Fault)])).add_sockets(
+        bind_sockets(control, "127.0.0.1"))
     info = {"https_url": server.https_url, "ca_file": server.ca_file,
-            "tokens": {u: server.token(u) for u in ("admin", "alice", "odh-core")}}
+            "control_url": f"http://127.0.0.1:{control}",
+            "tokens": {u: server.token(u) for u in ("admin", "alice", "odh-core")},
+            "users": users, "group": GROUP}
     tmp = info_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(info, f)
     os.replace(tmp, info_path)
     await asyncio.Event().wait()
+
+
+def free_port_local() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 async def odh(config: str, port: int) -> None:

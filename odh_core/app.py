@@ -169,7 +169,8 @@ class App:
             default_handler_args={"odh_app": self, "odh_plugin_name": "core"},
             log_function=make_log_function(self.metrics, self.settings.logging.access_log,
                                            self._request_finished),
-            websocket_ping_interval=30, websocket_ping_timeout=60,
+            websocket_ping_interval=self.settings.server.websocket_ping_interval,
+            websocket_ping_timeout=self.settings.server.websocket_ping_timeout,
             cookie_secret=self.cookie_secret, xsrf_cookies=False, compress_response=False,
             autoreload=False, serve_traceback=False)
 

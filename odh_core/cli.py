@@ -12,7 +12,10 @@ from typing import Any, Sequence
 from .config import ConfigError, Settings, check_dev_auth_bind, deep_merge, load_settings
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, Any]:
+def build_parser(argv: Sequence[str] = ()) -> tuple[argparse.ArgumentParser, Any]:
+    """The parser; `argv` says which command runs, so only that command's module is imported
+    for its arguments (the sandbox server alone took a third of `serve`'s start)."""
+    command = argv[0] if argv else ""
     parser = argparse.ArgumentParser(prog="odh-core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -47,19 +50,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     cr.set_defaults(func=cmd_config_reference)
 
     p = sub.add_parser("docs", help="write (or --check) the generated docs/ guides")
-    from .docs import add_arguments as docs_arguments, run as docs_run
+    if command == "docs":
+        from .docs import add_arguments as docs_arguments, run as docs_run
 
-    docs_arguments(p)
-    p.set_defaults(func=docs_run)
+        docs_arguments(p)
+        p.set_defaults(func=docs_run)
 
     p = sub.add_parser("sandbox", help="run the sandbox Kubernetes API server standalone")
-    try:
-        from odh_sandbox.kube import cli as sandbox_cli
+    if command == "sandbox":
+        try:
+            from odh_sandbox.kube import cli as sandbox_cli
 
-        sandbox_cli.add_arguments(p)
-        p.set_defaults(func=sandbox_cli.run)
-    except ImportError as exc:  # the sandbox extra is not installed
-        p.set_defaults(func=lambda _a, e=exc: _fail(f"sandbox unavailable: {e}"))
+            sandbox_cli.add_arguments(p)
+            p.set_defaults(func=sandbox_cli.run)
+        except ImportError as exc:  # the sandbox extra is not installed
+            p.set_defaults(func=lambda _a, e=exc: _fail(f"sandbox unavailable: {e}"))
     return parser, sub
 
 
@@ -164,7 +169,7 @@ def add_plugin_commands(sub: Any, argv: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser, sub = build_parser()
+    parser, sub = build_parser(argv)
     if argv and argv[0] not in {"serve", "plugins", "config", "docs", "sandbox", "-h",
                                 "--help"}:
         add_plugin_commands(sub, argv)

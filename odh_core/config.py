@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 
 class _Model(BaseModel):
@@ -82,10 +82,24 @@ class ServerConfig(_Model):
     allowed_origins: list[str] = Field(default_factory=list, description="Origins besides the "
                                        "server's own that may open WebSockets.")
     reload: bool = Field(False, description="Restart on code change (development).")
+    websocket_ping_interval: float = Field(
+        30.0, gt=0, description="Seconds between WebSocket pings (keeps idle sockets alive "
+        "through proxies and notices dead peers).")
+    websocket_ping_timeout: float = Field(
+        30.0, ge=0, description="Seconds without a pong before a WebSocket is closed (0: never); "
+        "at most websocket_ping_interval (Tornado's rule: a ping is answered before the next "
+        "one).")
     security_headers: SecurityHeadersConfig = Field(default_factory=SecurityHeadersConfig,
                                                     description="Response security headers.")
     cors: CorsConfig = Field(default_factory=CorsConfig, description="Cross-origin access.")
     tls: TlsConfig = Field(default_factory=TlsConfig, description="HTTPS serving.")
+
+    @model_validator(mode="after")
+    def _ping_timeout_within_interval(self) -> "ServerConfig":
+        if self.websocket_ping_timeout > self.websocket_ping_interval:
+            raise ValueError("websocket_ping_timeout cannot be longer than "
+                             "websocket_ping_interval")
+        return self
 
 
 class LoggingConfig(_Model):

@@ -212,8 +212,16 @@ def operator_guide() -> str:
         "(tests/ops checks every call the code makes with the service account against them). "
         "User requests run with the user's own token; the service account is used for the "
         "dashboard's configuration objects and caches, admin routes after the admin check, "
-        "persisted settings and gate-cache watches. The watch plugin's `shared` mode needs "
-        "list/watch on every watched kind in addition (not granted by default).", "",
+        "persisted settings and gate-cache watches. WebSocket watches (plugin `watch`, default "
+        "`mode: auto`): a key (resource, namespace, selectors) the service account may list and "
+        "watch is served by one informer for every subscriber, each admitted by an access review "
+        "with their own token, repeated every `access_ttl_seconds` and at once when a Role, "
+        "ClusterRole or binding changes (access lost: the socket closes with 1008); any other "
+        "key gets one upstream watch per user and key, with the user's token, shared by all that "
+        "user's sockets and tabs. The manifests grant the reviews and the RBAC watch, not the "
+        "watched kinds: grant list/watch on more kinds to share more. `mode: shared` needs "
+        "list/watch on every watched kind; `mode: per-user` opens one upstream watch per socket.",
+        "",
         *rbac_section(),
         "## Upgrade notes from the Node backends", "",
         "Routes keep their paths, methods and JSON field names; what changed is behaviour the "

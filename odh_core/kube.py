@@ -203,6 +203,33 @@ class KubeResponse:
         return self.status < 400
 
 
+# One TLS record: the most a read can decrypt at once anyway.
+_TLS_READ_BUFFER = 16 * 1024
+
+
+def shrink_tls_read_buffer(resp: aiohttp.ClientResponse, size: int = _TLS_READ_BUFFER) -> None:
+    """Give the connection under `resp` a `size`-byte TLS read buffer.
+
+    asyncio's TLS layer (sslproto.SSLProtocol, Python 3.11+) allocates a 256 KiB read buffer
+    per connection whatever it carries. The API server's connections live long: watches, and
+    the keep-alive pool after a burst of requests (a thousand WebSockets arriving at once
+    leave dozens idle for a minute): that buffer was most of what an idle WebSocket cost. The
+    size is an instance attribute read on every read, so a connection can be given a smaller
+    one; a large body takes a few more reads. Attributes of asyncio's implementation: without
+    them (another Python, uvloop) nothing changes.
+    """
+    # A small body is read whole with the headers and its connection already released to the
+    # pool (resp.connection is None by now): aiohttp keeps the protocol on the response.
+    conn = resp.connection
+    handler = conn.protocol if conn is not None else getattr(resp, "_protocol", None)
+    proto = getattr(getattr(handler, "transport", None), "_ssl_protocol", None)
+    if proto is None or len(getattr(proto, "_ssl_buffer", b"")) <= size:
+        return
+    proto.max_size = size
+    proto._ssl_buffer = bytearray(size)
+    proto._ssl_buffer_view = memoryview(proto._ssl_buffer)
+
+
 class KubeClient:
     """Requests to one API server, as a user (their token) or as the service account."""
 
@@ -244,6 +271,7 @@ class KubeClient:
                     method, self.url(path), params=params, data=data, headers=hdrs,
                     ssl=self.conn.ssl_for(token), timeout=timeout or self.timeout(read=self.request_timeout),
                     allow_redirects=False, auto_decompress=False) as resp:
+                shrink_tls_read_buffer(resp)
                 yield resp
         except asyncio.TimeoutError as exc:
             raise KubeUnavailable("the Kubernetes API server did not answer in time", 504) from exc

@@ -1,4 +1,4 @@
-"""Access reviews with the subscriber's own token, cached per (token, target) for a TTL and
+"""Access reviews with the subscriber's own token (or the service account's), cached per (token, target) for a TTL and
 de-duplicated while in flight (a thousand tabs of one user cost one review)."""
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ class AccessReviews:
         self._cache: dict[tuple[Any, ...], tuple[bool, float]] = {}
         self._inflight: dict[tuple[Any, ...], asyncio.Future[bool]] = {}
 
-    async def allowed(self, token: str, target: Target, *, verb: str = "watch",
+    async def allowed(self, token: Any, target: Target, *, verb: str = "watch",
                       name: str | None = None, subresource: str | None = None,
                       fresh: bool = False) -> bool:
         # Never the token itself as a key: a hash, so a heap dump holds no usable secret twice.
-        key = (hashlib.sha256(token.encode()).digest(), verb, target.group, target.plural,
+        who = hashlib.sha256(token.encode()).digest() if isinstance(token, str) else token
+        key = (who, verb, target.group, target.plural,
                target.namespace, name, subresource)
         now = time.monotonic()
         hit = self._cache.get(key)

@@ -11,8 +11,9 @@ from typing import Any
 
 import tornado.web
 
-from odh_core import ApiError, BaseWebSocketHandler
+from odh_core import SERVICE_ACCOUNT, ApiError, BaseWebSocketHandler
 
+from .informer import AUTO
 from .informer import MODE as SHARED
 from .logs import MODE as LOGS
 from .logs import LogRequest, stream_logs
@@ -98,9 +99,10 @@ class WatchHandler(_StreamHandler):
     target: Target
     rv: str = ""
     informer: Any = None
+    as_service_account = False  # auto mode: the service account's informer serves this one
 
     async def admit(self) -> None:
-        self.mode = SHARED if self.hub.cfg.mode == "shared" else PER_USER
+        self.mode = self.hub.cfg.mode
         self.target = await self.parse_target()
         self.rv = self.get_query_argument("resourceVersion", "") or ""
         if len(self.rv) > 64:
@@ -108,6 +110,10 @@ class WatchHandler(_StreamHandler):
         if not await self.hub.access.allowed(self.token, self.target):
             self.hub.metrics.access_denied.labels(self.mode).inc()
             raise ApiError(403, f"forbidden: you may not watch {self.target.describe()}")
+        if self.mode == SHARED:
+            self.as_service_account = True
+        elif self.mode == AUTO:
+            self.as_service_account = await self.hub.service_account_may_watch(self.target)
 
     async def parse_target(self) -> Target:
         path = self.path_kwargs.get("path") or self.path_args[0]
@@ -117,24 +123,42 @@ class WatchHandler(_StreamHandler):
     async def serve(self) -> None:
         sub = self.sub
         assert sub is not None
+        sub.bookmarks = _flag(self.get_query_argument("allowWatchBookmarks", None))
         if self.mode == PER_USER:
             await relay(self.hub, self.target, self.token, sub, self.rv)
             return
-        inf = self.hub.informer(self.target, self.rv)
-        held = True
-        try:
-            await inf.ready.wait()
-            if inf.failure is not None:
-                sub.close(1011, "odh-core cannot watch this resource")
-                return
-            frames = inf.admit(sub, self.rv)
-            self.informer = inf
-            inf.unhold()
-            held = False
-        finally:
-            if held:
-                inf.unhold()
+        inf = await self._joined()
+        if inf is None:
+            return
+        self.informer = inf
+        frames = inf.admit(sub, self.rv)
+        inf.unhold()
         await sub.catch_up(frames)
+
+    async def _joined(self) -> Any:
+        """The informer serving this socket, ready and held; None if it failed (closed).
+
+        In auto mode a service account that turns out unable to watch (its RBAC changed since
+        the review) is not the subscriber's problem: it gets an upstream of its own instead.
+        """
+        sub = self.sub
+        assert sub is not None
+        while True:
+            token = SERVICE_ACCOUNT if self.as_service_account else self.token
+            inf = self.hub.informer(self.target, self.rv, mode=self.mode, token=token)
+            try:
+                await inf.ready.wait()
+            except BaseException:
+                inf.unhold()
+                raise
+            if inf.failure is None:
+                return inf
+            inf.unhold()
+            if self.mode == AUTO and self.as_service_account:
+                self.as_service_account = False
+                continue
+            sub.close(*inf.failure_close())
+            return None
 
     def release(self) -> None:
         if self.informer is not None and self.sub is not None:

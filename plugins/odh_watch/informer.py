@@ -1,4 +1,8 @@
-"""Shared informers: one list + watch per target with the service account, fanned out.
+"""Informers: one list + watch per key, fanned out to every subscriber of the key.
+
+The key is a target with the service account (shared mode, and auto mode where the service
+account may watch the target) or a target with one user's token (auto mode otherwise: all
+that user's sockets and tabs share it).
 
 The informer keeps the current objects (as serialised JSON, to send new subscribers their
 ADDED events) and a bounded history of recent events (so a subscriber arriving with a
@@ -13,7 +17,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any, Iterator
 
-from odh_core import SERVICE_ACCOUNT, KubeUnavailable
+from odh_core import KubeUnavailable
 
 from .backoff import backoff_delay
 from .listing import ListFailed, Listing, list_target
@@ -25,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .hub import WatchHub
 
 MODE = "shared"
+AUTO = "auto"
 ObjKey = tuple[str, str]
 
 
@@ -42,9 +47,13 @@ def _dump(obj: dict[str, Any]) -> bytes:
 
 
 class Informer:
-    def __init__(self, hub: "WatchHub", target: Target, start_rv: str):
+    def __init__(self, hub: "WatchHub", target: Target, start_rv: str, token: Any, mode: str,
+                 key: Any):
         self.hub = hub
         self.target = target
+        self.token = token  # SERVICE_ACCOUNT, or the one user every subscriber here is
+        self.mode = mode    # the metrics label
+        self.key = key      # in hub.informers
         self.log: logging.Logger = hub.log
         self.cache: dict[ObjKey, tuple[str, bytes]] = {}   # key -> (resourceVersion, JSON)
         self.subscribers: set[Subscriber] = set()
@@ -58,11 +67,12 @@ class Informer:
         # Watching from the first subscriber's rv (older than our list) fills the history
         # with what happened between its list and ours: no event lost for it.
         self.start_rv = start_rv if numeric_rv(start_rv) is not None else ""
-        self.stream = WatchStream(hub.kube, target, SERVICE_ACCOUNT, hub.cfg, hub.metrics,
-                                  MODE, self._on_event, self.log)
+        self.stream = WatchStream(hub.kube, target, token, hub.cfg, hub.metrics, mode,
+                                  self._on_event, self.log)
         self.closed = False
         self._task: asyncio.Task[None] | None = None
         self._recheck: asyncio.Task[None] | None = None
+        self._recheck_now = asyncio.Event()  # set on an RBAC change: review before the TTL
         self._linger: asyncio.TimerHandle | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -110,7 +120,7 @@ class Informer:
         attempt, first = 0, True
         while True:
             try:
-                listing = await list_target(self.hub.kube, self.target, SERVICE_ACCOUNT)
+                listing = await list_target(self.hub.kube, self.target, self.token)
             except Denied as exc:
                 self._fail(exc)
                 return
@@ -161,6 +171,13 @@ class Informer:
 
     def _on_event(self, etype: str, obj: dict[str, Any], line: bytes) -> None:
         rv = numeric_rv(object_rv(obj))
+        if etype == "BOOKMARK":
+            # Forwarded to the subscribers that asked (allowWatchBookmarks): its
+            # resourceVersion is one they may resume from here. Not history, not the cache.
+            for sub in tuple(self.subscribers):
+                if sub.bookmarks:
+                    sub.deliver(line, rv)
+            return
         replay = rv is not None and self.list_rv is not None and rv <= self.list_rv
         if not replay:  # events up to our list are already in the cache
             key = _key(obj)
@@ -182,13 +199,30 @@ class Informer:
         for sub in tuple(self.subscribers):
             sub.deliver(frame, rv)
 
+    @property
+    def as_service_account(self) -> bool:
+        return not isinstance(self.token, str)
+
+    def failure_close(self) -> tuple[int, str]:
+        """The close code and reason for subscribers of a failed informer."""
+        assert self.failure is not None
+        if self.as_service_account:
+            return 1011, "odh-core cannot watch this resource"
+        return (1008 if self.failure.status in (401, 403) else 1011,
+                f"the API server refused the watch ({self.failure.status})")
+
     def _fail(self, exc: Denied) -> None:
         self.failure = exc
-        self.log.warning("the service account may not watch %s (%d): %s",
-                         self.target.describe(), exc.status, exc.message)
+        if self.as_service_account:
+            self.log.warning("the service account may not watch %s (%d): %s",
+                             self.target.describe(), exc.status, exc.message)
+            self.hub.service_account_lost(self.target)
+        else:
+            self.hub.metrics.access_denied.labels(self.mode).inc()
         self.ready.set()  # wake the waiting subscribers: they read `failure`
+        code, reason = self.failure_close()
         for sub in tuple(self.subscribers):
-            sub.close(1011, "odh-core cannot watch this resource")
+            sub.close(code, reason)
         self.subscribers.clear()
         self.close()
 
@@ -205,11 +239,20 @@ class Informer:
         sub.skip_until = self.cache_rv  # replays of what the snapshot already holds
         return (_frame("ADDED", raw) for _, raw in list(self.cache.values()))
 
+    def recheck_soon(self) -> None:
+        """Repeat the access reviews now, not at the end of the TTL (an RBAC object changed)."""
+        self._recheck_now.set()
+
     async def _recheck_loop(self) -> None:
-        """Repeat each subscriber's access review on the TTL; access lost ends with 1008."""
+        """Repeat each subscriber's access review on the TTL, or at once after an RBAC change;
+        access lost ends with 1008."""
         ttl = self.hub.cfg.access_ttl_seconds
         while True:
-            await asyncio.sleep(ttl)
+            try:
+                await asyncio.wait_for(self._recheck_now.wait(), ttl)
+            except asyncio.TimeoutError:
+                pass
+            self._recheck_now.clear()
             tokens = {sub.token for sub in self.subscribers}
             verdicts = dict(zip(tokens, await asyncio.gather(
                 *(self.hub.access.allowed(t, self.target, fresh=True) for t in tokens),
@@ -217,7 +260,7 @@ class Informer:
             for sub in tuple(self.subscribers):
                 verdict = verdicts.get(sub.token, True)
                 if verdict is False:  # an unreachable API server is not a revocation
-                    self.hub.metrics.access_denied.labels(MODE).inc()
+                    self.hub.metrics.access_denied.labels(self.mode).inc()
                     self.subscribers.discard(sub)
                     sub.close(1008, "access to this resource was revoked")
             self._maybe_linger()

@@ -34,12 +34,19 @@ async def relay(hub: WatchHub, target: Target, token: str, sub: Subscriber, rv: 
                     await asyncio.sleep(backoff_delay(attempt, hub.cfg.backoff_initial_seconds,
                                                       hub.cfg.backoff_max_seconds))
                     attempt += 1
+            # The list is held no longer than it takes to send, not for the watch's lifetime.
+            rv, items = listing.rv, listing.items
+            del listing
             await sub.send_paced(json.dumps({"type": "ADDED", "object": item},
                                             separators=(",", ":")).encode()
-                                 for item in listing.items)
-            rv = listing.rv
-        stream = WatchStream(hub.kube, target, token, hub.cfg, hub.metrics, MODE,
-                             lambda _t, _o, line: sub.deliver(line), hub.log)
+                                 for item in items)
+            del items
+        def forward(etype: str, _obj: object, line: bytes) -> None:
+            if etype != "BOOKMARK" or sub.bookmarks:
+                sub.deliver(line)
+
+        stream = WatchStream(hub.kube, target, token, hub.cfg, hub.metrics, MODE, forward,
+                             hub.log)
         await stream.run(rv)
     except Expired as exc:
         if exc.line is not None:

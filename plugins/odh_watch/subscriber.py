@@ -18,7 +18,7 @@ from tornado.websocket import WebSocketClosedError
 class Subscriber:
     __slots__ = ("handler", "token", "max_frames", "max_bytes", "slow_code", "on_slow",
                  "count", "pending_frames", "pending_bytes", "closed", "backlog",
-                 "backlog_bytes", "skip_until", "_drained", "__weakref__")
+                 "backlog_bytes", "skip_until", "bookmarks", "_drained", "__weakref__")
 
     def __init__(self, handler: Any, token: str, *, max_frames: int, max_bytes: int,
                  slow_code: int, on_slow: Callable[[], None], count: Callable[[int], None]):
@@ -37,6 +37,7 @@ class Subscriber:
         self.backlog_bytes = 0
         # Shared mode: live events at or below this resourceVersion were already replayed.
         self.skip_until: int | None = None
+        self.bookmarks = False  # the client asked for BOOKMARK events (allowWatchBookmarks)
         self._drained: asyncio.Event | None = None
 
     # -- the fan-out side ---------------------------------------------------------------

@@ -18,7 +18,7 @@ from .lines import LineTooLong, read_lines
 from .metrics import WatchMetrics
 from .resources import Target
 
-# An event handler gets (type, object, the raw line) and must not await.
+# An event handler gets (type, object, the raw line), BOOKMARKs included, and must not await.
 OnEvent = Callable[[str, dict[str, Any], bytes], None]
 
 
@@ -119,8 +119,7 @@ class WatchStream:
                             raise Expired(line)
                         raise _Transient(f"watch ERROR event {code}: {obj.get('message')}")
                     rv = object_rv(obj)
-                    if etype != "BOOKMARK":
-                        self.on_event(etype, obj, line)
+                    self.on_event(etype, obj, line)  # BOOKMARK too: subscribers may want it
                     if rv:
                         self.rv = rv
                     self._progressed = True

@@ -40,3 +40,13 @@ def test_bad_yaml_names_the_file(tmp_path):
 def test_plugins_section_must_be_mappings():
     with pytest.raises(ConfigError, match="'plugins' must map"):
         validate_settings({"plugins": {"s3": "yes"}})
+
+
+def test_websocket_ping_timeout_may_not_outlast_the_interval():
+    """Tornado would warn on the first WebSocket and use the interval instead: the defaults
+    agree, and a contradicting file is refused at start."""
+    server = validate_settings({}).server
+    assert 0 < server.websocket_ping_timeout <= server.websocket_ping_interval
+    with pytest.raises(ConfigError, match="websocket_ping_timeout"):
+        validate_settings({"server": {"websocket_ping_interval": 30,
+                                      "websocket_ping_timeout": 60}})

@@ -148,7 +148,12 @@ CALLS = [
     # hf: token_store.py
     *[Call("hf", v, "", "secrets", NS, n)
       for v, n in (("get", "odh-core-hf-token"), ("patch", "odh-core-hf-token"),
-                   ("create", None))],
+                   ("create", None))],    # watch: hub.py (auto mode: may the service account watch this key?), rbac_watch.py
+    Call("watch", "create", "authorization.k8s.io", "selfsubjectaccessreviews",
+         why="auto mode: its own access to a key"),
+    *[Call("watch", v, "rbac.authorization.k8s.io", r, why="re-review subscribers on change")
+      for r in ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
+      for v in ("list", "watch")],
 ]
 
 # Held, not called: what the Roles odh-core writes (or binds) grant. notebooks.py's per-user
@@ -216,7 +221,10 @@ DENIED = [
 SOURCES = {
     "odh_core/builtin/core_routes.py": "core",
     "plugins/odh_watch/resources.py": "watch",
-    "plugins/odh_watch/informer.py": "watch (shared mode only; not granted)",
+    "plugins/odh_watch/informer.py": "watch (its informers: the kinds others grant)",
+    "plugins/odh_watch/hub.py": "watch",
+    "plugins/odh_watch/handlers.py": "watch",
+    "plugins/odh_watch/rbac_watch.py": "watch",
     "plugins/odh_dashboard/informer.py": "dashboard",
     "plugins/odh_dashboard/namespaces.py": "dashboard",
     "plugins/odh_dashboard/status.py": "dashboard",

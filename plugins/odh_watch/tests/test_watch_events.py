@@ -8,12 +8,10 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-
-BOTH_MODES = pytest.mark.parametrize("watch_config", [{"mode": "per-user"}, {"mode": "shared"}],
-                                     ids=["per-user", "shared"])
+from watch_modes import ALL_MODES, INFORMER_MODES
 
 
-@BOTH_MODES
+@ALL_MODES
 async def test_create_update_delete_arrive_in_order(h: Any, odh_server: Any, cluster: Any,
                                                     uid: str) -> None:
     await cluster.configmap("before", uid)
@@ -31,7 +29,7 @@ async def test_create_update_delete_arrive_in_order(h: Any, odh_server: Any, clu
     ws.close()
 
 
-@BOTH_MODES
+@ALL_MODES
 async def test_simplified_form_resolves_the_resource_by_discovery(h: Any, odh_server: Any,
                                                                   cluster: Any,
                                                                   uid: str) -> None:
@@ -45,7 +43,7 @@ async def test_simplified_form_resolves_the_resource_by_discovery(h: Any, odh_se
     assert err.value.code == 404
 
 
-@BOTH_MODES
+@ALL_MODES
 async def test_token_in_subprotocol_and_protocol_echoed(h: Any, odh_server: Any, cluster: Any,
                                                         tokens: dict[str, str],
                                                         uid: str) -> None:
@@ -58,7 +56,7 @@ async def test_token_in_subprotocol_and_protocol_echoed(h: Any, odh_server: Any,
     ws.close()
 
 
-@BOTH_MODES
+@ALL_MODES
 async def test_user_without_watch_rights_is_refused_before_the_upgrade(h: Any, 
         odh_server: Any, cluster: Any, uid: str) -> None:
     await cluster.configmap("secret-ish", uid)
@@ -106,7 +104,7 @@ async def test_shared_mode_n_subscribers_one_upstream_watch(h: Any, odh_server: 
     assert not odh_server.app.plugin("watch").hub.informers
 
 
-@pytest.mark.parametrize("watch_config", [{"mode": "shared"}], ids=["shared"])
+@INFORMER_MODES
 async def test_shared_subscriber_with_resource_version_gets_only_what_it_missed(h: Any, 
         odh_server: Any, cluster: Any, uid: str) -> None:
     first = await odh_server.ws(h.watch_path(uid), user="alice")
@@ -120,3 +118,40 @@ async def test_shared_subscriber_with_resource_version_gets_only_what_it_missed(
     assert await h.events_until(late, 2) == [("MODIFIED", "a"), ("ADDED", "b")]
     first.close()
     late.close()
+
+
+async def test_first_websocket_draws_no_ping_settings_warning(h: Any, odh_server: Any,
+                                                              uid: str, caplog: Any) -> None:
+    """Tornado says so once per process when the ping timeout outlasts the interval."""
+    assert odh_server.app.tornado.settings["websocket_ping_timeout"] <= \
+        odh_server.app.tornado.settings["websocket_ping_interval"]
+    with caplog.at_level("WARNING", logger="tornado.general"):
+        ws = await odh_server.ws(h.watch_path(uid), user="alice")
+        ws.close()
+    assert not [r for r in caplog.records if "websocket_ping" in r.getMessage()]
+
+
+@ALL_MODES
+async def test_bookmarks_reach_the_clients_that_asked(h: Any, odh_server: Any, cluster: Any,
+                                                      sandbox_kube: Any, uid: str) -> None:
+    server = sandbox_kube.server
+    interval, server.bookmark_interval = server.bookmark_interval, 0.2
+    try:
+        asked = await odh_server.ws(h.watch_path(uid, extra="&allowWatchBookmarks=true"),
+                                    user="alice")
+        plain = await odh_server.ws(h.watch_path(uid), user="alice")
+        await cluster.configmap("first", uid)
+        assert await h.events_until(plain, 1) == [("ADDED", "first")]
+        seen = []
+        while len([e for e in seen if e["type"] == "BOOKMARK"]) < 2:
+            seen.append(await h.next_event(asked))
+        marks = [e for e in seen if e["type"] == "BOOKMARK"]
+        assert all(e["object"]["metadata"]["resourceVersion"] for e in marks)
+        assert [(e["type"], h.short(e)) for e in seen if e["type"] != "BOOKMARK"] == [
+            ("ADDED", "first")]
+        await cluster.configmap("second", uid)  # the client that did not ask: events only
+        assert await h.events_until(plain, 1) == [("ADDED", "second")]
+        asked.close()
+        plain.close()
+    finally:
+        server.bookmark_interval = interval
