@@ -61,7 +61,7 @@ def is_s3_connection(secret: dict[str, Any]) -> bool:
     return ann.get(TYPE_REF) == "s3" or ann.get(TYPE_OLD) in ("s3", "S3")
 
 
-def _secret_value(secret: dict[str, Any], key: str) -> str:
+def secret_value(secret: dict[str, Any], key: str) -> str:
     raw = (secret.get("data") or {}).get(key)
     if raw is None:
         return str((secret.get("stringData") or {}).get(key) or "")
@@ -73,11 +73,11 @@ def _secret_value(secret: dict[str, Any], key: str) -> str:
 
 def connection_from_secret(secret: dict[str, Any], base: S3Connection) -> S3Connection:
     """A dashboard S3 connection's settings; proxy and CA from the admin's `base`."""
-    return base.with_(endpoint=_secret_value(secret, "AWS_S3_ENDPOINT") or None,
-                      access_key_id=_secret_value(secret, "AWS_ACCESS_KEY_ID"),
-                      secret_access_key=_secret_value(secret, "AWS_SECRET_ACCESS_KEY"),
-                      region=_secret_value(secret, "AWS_DEFAULT_REGION") or "us-east-1",
-                      default_bucket=_secret_value(secret, "AWS_S3_BUCKET"))
+    return base.with_(endpoint=secret_value(secret, "AWS_S3_ENDPOINT") or None,
+                      access_key_id=secret_value(secret, "AWS_ACCESS_KEY_ID"),
+                      secret_access_key=secret_value(secret, "AWS_SECRET_ACCESS_KEY"),
+                      region=secret_value(secret, "AWS_DEFAULT_REGION") or "us-east-1",
+                      default_bucket=secret_value(secret, "AWS_S3_BUCKET"))
 
 
 def connection_from_user(data: dict[str, str], base: S3Connection) -> S3Connection:

@@ -49,9 +49,17 @@ class UserStore:
         self.ttl = ttl
         self._cache: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self.watch: Any = None  # a running SecretWatch invalidates changes: no TTL needed
         self.reads = 0  # backend reads (tests check the hot path makes none)
 
     # -- cache ----------------------------------------------------------------------------------
+    async def on_change(self, event: dict[str, Any] | None) -> None:
+        """A watch event on the users' Secrets (None: reconnected, anything may have changed)."""
+        if event is None:
+            self.invalidate()
+        else:
+            self.invalidate(((event.get("object") or {}).get("metadata") or {}).get("name"))
+
     def invalidate(self, name: str | None = None) -> None:
         """Forget one Secret's cached value (by Secret name) or everything."""
         if name is None:
@@ -62,7 +70,7 @@ class UserStore:
     async def get(self, username: str) -> dict[str, str]:
         name = secret_name(username)
         hit = self._cache.get(name)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+        if hit is not None and ((self.watch is not None and self.watch.active) or time.monotonic() - hit[0] < self.ttl):
             return hit[1]
         data = await self._read(name)
         self._remember(name, data)

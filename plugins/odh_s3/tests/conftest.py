@@ -21,7 +21,10 @@ def s3_plugin_config(sandbox_s3: Any, tmp_path: Any) -> dict[str, Any]:
             # unique per test: the sandbox cluster is shared by the whole session
             "settings_secret": f"s3-creds-{uuid.uuid4().hex[:8]}",
             "settings_configmap": f"s3-settings-{uuid.uuid4().hex[:8]}",
-            "http_proxy": "", "https_proxy": "", "no_proxy": ""}
+            "http_proxy": "", "https_proxy": "", "no_proxy": "",
+            # These tests exercise the routes on the shared S3 as any user; tenancy tests
+            # (test_s3_tenancy.py) override this with the default: admins only.
+            "shared_groups": ["system:authenticated"]}
 
 
 @pytest.fixture
@@ -60,3 +63,27 @@ def seed_objects(sandbox_s3: Any) -> Any:
             backend.put_object(bucket, key, body)
 
     return seed
+
+
+@pytest.fixture(autouse=True)
+async def clean_user_settings(sandbox_kube: Any) -> AsyncIterator[None]:
+    """Each user's own settings live in a Secret of the session-wide sandbox cluster: start
+    and end every test without any (the seed users' only)."""
+    await _delete_user_secrets(sandbox_kube)
+    yield
+    await _delete_user_secrets(sandbox_kube)
+
+
+async def _delete_user_secrets(sandbox_kube: Any) -> None:
+    import aiohttp
+
+    from odh_s3.user_store import secret_name
+
+    ssl = __import__("ssl").create_default_context(cafile=sandbox_kube.ca_file)
+    headers = {"Authorization": f"Bearer {sandbox_kube.token('odh-core')}"}
+    async with aiohttp.ClientSession() as http:
+        for user in ("admin", "alice", "bob"):
+            url = (f"{sandbox_kube.https_url}/api/v1/namespaces/opendatahub/secrets/"
+                   f"{secret_name(user)}")
+            async with http.delete(url, headers=headers, ssl=ssl) as resp:
+                assert resp.status in (200, 404), resp.status
