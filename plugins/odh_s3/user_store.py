@@ -95,6 +95,20 @@ class UserStore:
         self._remember(name, data)
         return data
 
+    async def delete(self, username: str) -> None:
+        """Forget everything a user saved (their Secret or file)."""
+        name = secret_name(username)
+        self.invalidate(name)
+        if self.kube is None:
+            await asyncio.to_thread(self._file(name).unlink, missing_ok=True)
+            return
+        try:
+            await self.kube.json("DELETE", f"/api/v1/namespaces/{self.ns}/secrets/{name}",
+                                 token=SERVICE_ACCOUNT)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+
     # -- backends -------------------------------------------------------------------------------
     async def _read(self, name: str) -> dict[str, str]:
         self.reads += 1

@@ -65,25 +65,10 @@ def seed_objects(sandbox_s3: Any) -> Any:
     return seed
 
 
-@pytest.fixture(autouse=True)
-async def clean_user_settings(sandbox_kube: Any) -> AsyncIterator[None]:
-    """Each user's own settings live in a Secret of the session-wide sandbox cluster: start
-    and end every test without any (the seed users' only)."""
-    await _delete_user_secrets(sandbox_kube)
-    yield
-    await _delete_user_secrets(sandbox_kube)
-
-
-async def _delete_user_secrets(sandbox_kube: Any) -> None:
-    import aiohttp
-
-    from odh_s3.user_store import secret_name
-
-    ssl = __import__("ssl").create_default_context(cafile=sandbox_kube.ca_file)
-    headers = {"Authorization": f"Bearer {sandbox_kube.token('odh-core')}"}
-    async with aiohttp.ClientSession() as http:
-        for user in ("admin", "alice", "bob"):
-            url = (f"{sandbox_kube.https_url}/api/v1/namespaces/opendatahub/secrets/"
-                   f"{secret_name(user)}")
-            async with http.delete(url, headers=headers, ssl=ssl) as resp:
-                assert resp.status in (200, 404), resp.status
+@pytest.fixture
+async def clean_users(odh_server: Any) -> None:
+    """Each user's own settings live in a Secret of the session-wide sandbox cluster: a test
+    that saves some starts without any for the seed users."""
+    store = odh_server.app.service("s3.access").user_store
+    for user in ("admin", "alice", "bob"):
+        await store.delete(user)

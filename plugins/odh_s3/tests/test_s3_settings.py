@@ -15,7 +15,8 @@ from odh_core.testing import eventually
 SECRET = "sUp3r-s3cret-V4lue-xyz"
 
 
-async def test_non_admins_change_only_their_own(odh_server: Any, sandbox_s3: Any) -> None:
+async def test_non_admins_change_only_their_own(odh_server: Any, sandbox_s3: Any,
+                                                clean_users: None) -> None:
     for path, body in (("/api/settings/proxy", {"httpProxy": "http://proxy:3128"}),):
         resp = await odh_server.fetch(path, "PUT", user="alice", json=body)
         assert resp.status == 403, path
@@ -62,7 +63,7 @@ async def test_non_admins_change_only_their_own(odh_server: Any, sandbox_s3: Any
 
 
 async def test_secret_masked_persisted_and_never_leaked(
-        odh_server: Any, sandbox_s3: Any, s3_plugin_config: dict[str, Any],
+        odh_server: Any, sandbox_s3: Any, s3_plugin_config: dict[str, Any], clean_users: None,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     bodies: list[str] = []
