@@ -214,6 +214,7 @@ class S3Access:
         self.scope_connections = scope_connections
         self.running: dict[int, Transfer] = {}
         self._transfer_ids = itertools.count(1)
+        self.connection_reads = 0  # connection Secrets read from the cluster (tests)
         # (caller token hash, namespace, name) -> (read at, connection or the error it gave)
         self._connections: OrderedDict[tuple[str, str, str],
                                        tuple[float, S3Connection | ApiError]] = OrderedDict()
@@ -371,12 +372,12 @@ class S3Access:
             result = hit[1]
         else:
             result = await self._read_connection(handler, namespace, name)
-            if hit is not None and isinstance(hit[1], S3Connection) and hit[1] != result:
-                self._retire_if_unused(hit[1])
             self._connections[key] = (now, result)
             self._connections.move_to_end(key)
             while len(self._connections) > MAX_CACHED_CONNECTIONS:
                 self._connections.popitem(last=False)
+            if hit is not None and isinstance(hit[1], S3Connection) and hit[1] != result:
+                self._retire_if_unused(hit[1])
         if isinstance(result, ApiError):
             raise result
         return result
@@ -391,6 +392,7 @@ class S3Access:
 
     async def _read_connection(self, handler: Any, namespace: str,
                                name: str) -> S3Connection | ApiError:
+        self.connection_reads += 1
         try:
             secret = await handler.kube.get(f"/api/v1/namespaces/{namespace}/secrets/{name}",
                                             token=handler.token)
