@@ -54,3 +54,21 @@ class S3Handler(BaseHandler):
         if not lo <= value <= hi:
             raise ApiError(400, f"{name} must be between {lo} and {hi}")
         return value
+
+
+SOURCE_PARAMETER = {"name": "source", "in": "query", "required": False,
+                    "schema": {"type": "string"},
+                    "description": "The S3 source to act on (`shared`, `user` or "
+                    "`conn:<namespace>/<name>`, see GET /api/s3/sources); default: the "
+                    "caller's current source."}
+
+
+def document_source_parameter(handler: type) -> None:
+    """Every S3 route takes `?source=`: say so in the OpenAPI document of its methods."""
+    if not (isinstance(handler, type) and issubclass(handler, S3Handler)
+            and handler.uses_source):
+        return
+    for method in ("get", "post", "put", "delete"):
+        fn = handler.__dict__.get(method)
+        if fn is not None and not hasattr(fn, "openapi"):
+            fn.openapi = {"parameters": [SOURCE_PARAMETER]}

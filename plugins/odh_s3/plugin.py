@@ -10,7 +10,9 @@ from typing import Any
 from odh_core import HealthCheck, Plugin, Route, hookimpl
 
 from .access import S3Access, S3NotConfigured
+from .base import document_source_parameter
 from .config import S3Config
+from .guide import WHO_REACHES_WHICH_BUCKET
 from .connection import S3Connection
 from .misc import ApiRootHandler, KernelsHandler, TerminalsHandler
 from .objects import (BucketHandler, BucketsHandler, DownloadHandler, ObjectsHandler,
@@ -24,11 +26,17 @@ from .source_routes import CurrentSourceHandler, SourcesHandler
 from .static import StaticHandler
 from .store import FileStore, KubeStore, SettingsStore
 from .upload import AbortUploadHandler, UploadHandler, UploadProgressHandler
-from .user_store import LABEL as USER_LABEL
 from .user_store import UserStore
 from .watch import SecretWatch
 
 REAP_EVERY_S = 30.0
+SOURCE_SCHEMA = {"type": "object", "properties": {
+    "id": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": "string"},
+    "bucket": {"type": "string"}, "endpoint": {"type": "string"},
+    "namespace": {"type": "string"}}}
+SOURCES_SCHEMA = {"type": "object", "properties": {
+    "current": {"type": ["string", "null"]},
+    "sources": {"type": "array", "items": SOURCE_SCHEMA}}}
 
 # First path segments under /api/objects/ that are routes, not bucket names (the hf plugin
 # owns hf-import and import-model-progress).
@@ -49,6 +57,7 @@ def connection_from_config(cfg: S3Config) -> S3Connection:
 
 class S3Plugin(Plugin):
     Config = S3Config
+    operator_guide = {"Who can reach which bucket": WHO_REACHES_WHICH_BUCKET}
     access: S3Access | None = None
     settings: SettingsManager | None = None
 
@@ -89,12 +98,17 @@ class S3Plugin(Plugin):
                   description="Abort this user's upload(s)."),
             Route(rf"{objects}/(?!(?:{_RESERVED})(?:/|$)){BUCKET}(?:/{REST})?/?",
                   ObjectsHandler, description="List (GET) or delete (DELETE) objects."),
-            Route(r"/api/s3/sources", SourcesHandler,
+            Route(r"/api/s3/sources", SourcesHandler, envelope=True,
                   description="The S3 sources the caller may use (shared, their own settings, "
-                  "their projects' S3 connections) and their current one."),
-            Route(r"/api/s3/source", CurrentSourceHandler,
+                  "their projects' S3 connections) and their current one.",
+                  responses={200: SOURCES_SCHEMA}),
+            Route(r"/api/s3/source", CurrentSourceHandler, envelope=True,
                   description="The caller's current S3 source: GET it, PUT `{source}` to "
-                  "choose (kept in the cluster), `{source: null}` to reset."),
+                  "choose (kept in the cluster), `{source: null}` to reset.",
+                  request_body={"type": "object", "required": ["source"], "properties": {
+                      "source": {"type": ["string", "null"],
+                                 "description": "shared | user | conn:<namespace>/<name>"}}},
+                  responses={200: SOURCE_SCHEMA}),
             Route(r"/api/settings/s3", S3SettingsHandler,
                   description="ODH-TEC: S3 settings `{settings}`, secret masked: the shared "
                   "S3 for admins, the caller's own otherwise (PUT saves the same)."),
@@ -111,6 +125,8 @@ class S3Plugin(Plugin):
             Route(r"/api/disclaimer", DisclaimerHandler,
                   description="ODH-TEC: the caller's disclaimer answer `{disclaimer: {status}}`."),
         ]
+        for route in routes:
+            document_source_parameter(route.handler)
         nb_prefix = os.environ.get("NB_PREFIX", "").rstrip("/")
         if nb_prefix and nb_prefix.startswith("/"):
             # The notebook controller's culler polls <NB_PREFIX>/api/kernels.
@@ -156,8 +172,9 @@ class S3Plugin(Plugin):
         state = Path(cfg.state_dir or app.settings.sandbox.state_dir)
         return UserStore(path=state / "s3-users", ttl=cfg.user_settings_ttl)
 
-    def _start_watches(self, app: Any, users: UserStore) -> None:
-        """Watch the shared settings and the users' Secrets instead of polling them."""
+    def _start_watches(self, app: Any) -> None:
+        """Watch the shared settings instead of polling them (users' own settings are read
+        lazily, per shard, after user_settings_ttl)."""
         cfg: S3Config = self.config
         assert self.settings is not None
         ns = app.settings.kubernetes.dashboard_namespace
@@ -166,11 +183,8 @@ class S3Plugin(Plugin):
                               self.settings.on_change)
                   for kind, name in (("secrets", cfg.settings_secret),
                                      ("configmaps", cfg.settings_configmap))]
-        user = SecretWatch(app.kube, f"/api/v1/namespaces/{ns}/secrets",
-                           {"labelSelector": f"{USER_LABEL}=true"}, users.on_change)
         self.settings.watches = shared
-        users.watch = user
-        self._watches = [*shared, user]
+        self._watches = shared
         for watch in self._watches:
             watch.start()
 
@@ -217,7 +231,7 @@ class S3Plugin(Plugin):
                              "it (PUT /api/settings/s3) or AWS_S3_ENDPOINT etc. are set")
         app.provide("s3.access", self.access)
         if isinstance(store, KubeStore):
-            self._start_watches(app, users)
+            self._start_watches(app)
         self._reaper = asyncio.create_task(self._reap())
 
     @hookimpl

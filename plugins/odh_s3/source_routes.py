@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from odh_core import ApiError, KubeError
+from odh_core import SERVICE_ACCOUNT, ApiError, KubeError
 
 from .access import SOURCE_KEY, NoS3Source
 from .base import S3Handler
@@ -58,8 +58,6 @@ class _SourceHandler(S3Handler):
 
     async def _by_project(self) -> list[dict[str, Any]]:
         # Project names are what every dashboard user sees; the Secrets are read as the caller.
-        from odh_core import SERVICE_ACCOUNT
-
         namespaces = await self.kube.get("/api/v1/namespaces", token=SERVICE_ACCOUNT,
                                          params=SELECTOR)
         names = [n["metadata"]["name"] for n in namespaces.get("items") or []]

@@ -1,15 +1,17 @@
 """Each user's own settings, kept in the cluster so every replica agrees.
 
-One Secret per user in odh-core's namespace, named by a hash of the username
-(`odh-core-user-<sha256[:32]>`), written and read by the service account only after the
-route decided the caller may change *their own* settings; its values are never returned in
-clear. It holds the user's S3 settings, their current S3 source, their Hugging Face token,
-their disclaimer answer and their max concurrent transfers: flat string values, an absent key
-means "not set". Without a cluster: one 0600 JSON file per user in the state directory.
+Users' settings live in Secrets of odh-core's namespace, keyed by a hash of the username:
+the user's entry is the data key `<sha256(username)[:32]>` of the Secret
+`odh-core-user-settings-<first hex digit of that hash>` (16 shards, so RBAC can name every
+Secret the service account touches, and one shard holds ~2,500 users within a Secret's 1 MiB).
+The service account reads and writes them only after the route decided the caller may change
+*their own* settings; values are never returned in clear. An entry holds the user's S3
+settings, their current S3 source, their Hugging Face token, their disclaimer answer and
+their max concurrent transfers: flat string values; an absent key means "not set". Without a
+cluster: one 0600 JSON file per user in the state directory.
 
-Reads are cached per user for `ttl` seconds (a watch on the labelled Secrets, when the
-service account may watch them, invalidates sooner: see `watch.py`); a write invalidates the
-local entry at once.
+Reads are cached per shard for `ttl` seconds (another replica's change is seen within it); a
+write updates the local cache at once. Idle servers make no requests.
 """
 from __future__ import annotations
 
@@ -20,22 +22,22 @@ import json
 import os
 import tempfile
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from odh_core import SERVICE_ACCOUNT, KubeError
 
+PREFIX = "odh-core-user-settings-"
+SHARDS = "0123456789abcdef"
 LABEL = "odh-core.opendatahub.io/user-settings"
-MAX_CACHED = 4096
 
 
 def user_key(username: str) -> str:
     return hashlib.sha256(username.encode()).hexdigest()[:32]
 
 
-def secret_name(username: str) -> str:
-    return f"odh-core-user-{user_key(username)}"
+def shard_name(username: str) -> str:
+    return PREFIX + user_key(username)[0]
 
 
 class UserStore:
@@ -47,77 +49,61 @@ class UserStore:
         self.ns = namespace
         self.path = path
         self.ttl = ttl
-        self._cache: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
+        # shard name -> (read at, {user key: {key: value}}, resourceVersion)
+        self._shards: dict[str, tuple[float, dict[str, dict[str, str]], str | None]] = {}
+        self._reading: dict[str, asyncio.Future[Any]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self.watch: Any = None  # a running SecretWatch invalidates changes: no TTL needed
         self.reads = 0  # backend reads (tests check the hot path makes none)
 
-    # -- cache ----------------------------------------------------------------------------------
-    async def on_change(self, event: dict[str, Any] | None) -> None:
-        """A watch event on the users' Secrets (None: reconnected, anything may have changed)."""
-        if event is None:
-            self.invalidate()
-        else:
-            self.invalidate(((event.get("object") or {}).get("metadata") or {}).get("name"))
-
-    def invalidate(self, name: str | None = None) -> None:
-        """Forget one Secret's cached value (by Secret name) or everything."""
-        if name is None:
-            self._cache.clear()
-        else:
-            self._cache.pop(name, None)
+    def invalidate(self) -> None:
+        self._shards.clear()
 
     async def get(self, username: str) -> dict[str, str]:
-        name = secret_name(username)
-        hit = self._cache.get(name)
-        if hit is not None and ((self.watch is not None and self.watch.active) or time.monotonic() - hit[0] < self.ttl):
-            return hit[1]
-        data = await self._read(name)
-        self._remember(name, data)
-        return data
+        if self.kube is None:
+            return await asyncio.to_thread(self._read_file, user_key(username))
+        shard = shard_name(username)
+        hit = self._shards.get(shard)
+        if hit is None or time.monotonic() - hit[0] >= self.ttl:
+            hit = await self._load_shared(shard)
+        return dict(hit[1].get(user_key(username)) or {})
 
-    def _remember(self, name: str, data: dict[str, str]) -> None:
-        self._cache[name] = (time.monotonic(), data)
-        self._cache.move_to_end(name)
-        while len(self._cache) > MAX_CACHED:
-            self._cache.popitem(last=False)
+    async def _load_shared(self, shard: str) -> Any:
+        """One read per shard however many requests wait for it."""
+        pending = self._reading.get(shard)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(shard))
+            self._reading[shard] = pending
+            pending.add_done_callback(lambda _f: self._reading.pop(shard, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, shard: str) -> Any:
+        obj = await self._get(shard)
+        entry = (time.monotonic(), _decode(obj),
+                 (obj or {}).get("metadata", {}).get("resourceVersion"))
+        self._shards[shard] = entry
+        return entry
 
     async def update(self, username: str, changes: dict[str, str | None]) -> dict[str, str]:
-        name = secret_name(username)
-        lock = self._locks.setdefault(name, asyncio.Lock())
-        try:
-            async with lock:
-                data = await (self._update_kube(name, username, changes) if self.kube is not None
-                              else asyncio.to_thread(self._update_file, name, changes))
-        finally:
-            if not lock.locked():
-                self._locks.pop(name, None)
-        self._remember(name, data)
-        return data
+        if self.kube is None:
+            return await asyncio.to_thread(self._update_file, user_key(username), changes)
+        shard = shard_name(username)
+        lock = self._locks.setdefault(shard, asyncio.Lock())
+        async with lock:
+            return await self._update_kube(shard, user_key(username), changes)
 
     async def delete(self, username: str) -> None:
-        """Forget everything a user saved (their Secret or file)."""
-        name = secret_name(username)
-        self.invalidate(name)
+        """Forget everything a user saved."""
         if self.kube is None:
-            await asyncio.to_thread(self._file(name).unlink, missing_ok=True)
+            path = self._file(user_key(username))
+            await asyncio.to_thread(path.unlink, missing_ok=True)
             return
-        try:
-            await self.kube.json("DELETE", f"/api/v1/namespaces/{self.ns}/secrets/{name}",
-                                 token=SERVICE_ACCOUNT)
-        except KubeError as exc:
-            if exc.status != 404:
-                raise
+        shard = shard_name(username)
+        async with self._locks.setdefault(shard, asyncio.Lock()):
+            await self._update_kube(shard, user_key(username), None)
 
     # -- backends -------------------------------------------------------------------------------
-    async def _read(self, name: str) -> dict[str, str]:
-        self.reads += 1
-        if self.kube is None:
-            return await asyncio.to_thread(self._read_file, name)
-        obj = await self._get(name)
-        return _decode(obj)
-
     async def _get(self, name: str) -> dict[str, Any] | None:
+        self.reads += 1
         try:
             return await self.kube.json("GET", f"/api/v1/namespaces/{self.ns}/secrets/{name}",
                                         token=SERVICE_ACCOUNT)
@@ -126,66 +112,78 @@ class UserStore:
                 return None
             raise
 
-    async def _update_kube(self, name: str, username: str,
-                           changes: dict[str, str | None]) -> dict[str, str]:
+    async def _update_kube(self, shard: str, key: str,
+                           changes: dict[str, str | None] | None) -> dict[str, str]:
+        """Apply `changes` to one user's entry (None: remove the entry) and write the shard
+        with its resourceVersion; another replica writing in between means read and retry."""
         base = f"/api/v1/namespaces/{self.ns}/secrets"
-        for attempt in range(5):
-            current = await self._get(name)
-            data = {**_decode(current)}
-            for key, value in changes.items():
-                if value is None:
-                    data.pop(key, None)
-                else:
-                    data[key] = value
+        for attempt in range(8):
+            current = await self._get(shard)
+            users = _decode(current)
+            mine = dict(users.get(key) or {})
+            if changes is None:
+                if key not in users:
+                    return {}
+                users.pop(key)
+            else:
+                for k, v in changes.items():
+                    if v is None:
+                        mine.pop(k, None)
+                    else:
+                        mine[k] = v
+                users[key] = mine
             obj = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                   "metadata": {"name": name, "namespace": self.ns,
+                   "metadata": {"name": shard, "namespace": self.ns,
                                 "labels": {LABEL: "true",
-                                           "app.kubernetes.io/managed-by": "odh-core"},
-                                # Who it belongs to, for operators; the name is only a hash.
-                                "annotations": {"odh-core.opendatahub.io/user": username}},
-                   "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+                                           "app.kubernetes.io/managed-by": "odh-core"}},
+                   "data": {k: base64.b64encode(json.dumps(v).encode()).decode()
+                            for k, v in users.items()}}
             try:
                 if current is None:
-                    await self.kube.json("POST", base, token=SERVICE_ACCOUNT, json=obj)
+                    written = await self.kube.json("POST", base, token=SERVICE_ACCOUNT,
+                                                   json=obj)
                 else:
                     obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-                    await self.kube.json("PUT", f"{base}/{name}", token=SERVICE_ACCOUNT,
-                                         json=obj)
+                    written = await self.kube.json("PUT", f"{base}/{shard}",
+                                                   token=SERVICE_ACCOUNT, json=obj)
             except KubeError as exc:
-                if exc.status == 409 and attempt < 4:
-                    continue  # another replica wrote in between: re-read, apply ours again
+                if exc.status == 409 and attempt < 7:
+                    continue  # another user of the shard or another replica wrote first
                 raise
-            return data
+            self._shards[shard] = (time.monotonic(), users,
+                                   (written.get("metadata") or {}).get("resourceVersion"))
+            return mine
         raise RuntimeError("unreachable")  # pragma: no cover
 
-    def _file(self, name: str) -> Path:
+    def _file(self, key: str) -> Path:
         assert self.path is not None
-        return self.path / f"{name}.json"
+        return self.path / f"{key}.json"
 
-    def _read_file(self, name: str) -> dict[str, str]:
+    def _read_file(self, key: str) -> dict[str, str]:
+        self.reads += 1
         try:
-            data = json.loads(self._file(name).read_text())
+            data = json.loads(self._file(key).read_text())
         except FileNotFoundError:
             return {}
         return {k: v for k, v in data.items() if isinstance(v, str)} \
             if isinstance(data, dict) else {}
 
-    def _update_file(self, name: str, changes: dict[str, str | None]) -> dict[str, str]:
-        data = self._read_file(name)
-        for key, value in changes.items():
+    def _update_file(self, key: str, changes: dict[str, str | None]) -> dict[str, str]:
+        data = self._read_file(key)
+        for k, value in changes.items():
             if value is None:
-                data.pop(key, None)
+                data.pop(k, None)
             else:
-                data[key] = value
-        self._file(name).parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".user-", dir=self._file(name).parent)
+                data[k] = value
+        self._file(key).parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".user-", dir=self._file(key).parent)
         try:
             with os.fdopen(fd, "w") as fh:
                 json.dump(data, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o600)
-            os.replace(tmp, self._file(name))
+            os.replace(tmp, self._file(key))
         except BaseException:
             try:
                 os.unlink(tmp)
@@ -195,11 +193,13 @@ class UserStore:
         return data
 
 
-def _decode(obj: dict[str, Any] | None) -> dict[str, str]:
-    out = {}
+def _decode(obj: dict[str, Any] | None) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
     for key, value in ((obj or {}).get("data") or {}).items():
         try:
-            out[key] = base64.b64decode(value).decode()
+            entry = json.loads(base64.b64decode(value))
         except (ValueError, UnicodeDecodeError):
             continue
+        if isinstance(entry, dict):
+            out[key] = {k: v for k, v in entry.items() if isinstance(v, str)}
     return out
