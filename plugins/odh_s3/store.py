@@ -87,6 +87,7 @@ class KubeStore:
         self.configmap = configmap
         self._last: dict[str, Any] | None = None
         self._lock = asyncio.Lock()
+        self.reads = 0  # pairs of GETs made (tests: an idle server makes none)
 
     def _path(self, kind: str, name: str | None = None) -> str:
         base = f"/api/v1/namespaces/{self.ns}/{kind}"
@@ -124,6 +125,7 @@ class KubeStore:
         return (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(key)
 
     async def _read(self) -> tuple[dict[str, Any], dict | None, dict | None]:
+        self.reads += 1
         secret, cm = await asyncio.gather(self._get("secrets", self.secret),
                                           self._get("configmaps", self.configmap))
         consistent = secret is None or cm is None or \

@@ -64,7 +64,10 @@ class SecretWatch:
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _watch_once(self) -> None:
-        params = {**self.params, "watch": "true", "timeoutSeconds": str(WATCH_SECONDS)}
+        # Bookmarks: an API server that holds the headers back until the first event (the
+        # sandbox's does, for a watched object that does not exist yet) sends one at once.
+        params = {**self.params, "watch": "true", "timeoutSeconds": str(WATCH_SECONDS),
+                  "allowWatchBookmarks": "true"}
         async with self.kube.open("GET", self.path, token=SERVICE_ACCOUNT, params=params,
                                   timeout=self.kube.timeout(read=WATCH_SECONDS + 30)) as resp:
             if resp.status == 403:
@@ -77,9 +80,11 @@ class SecretWatch:
                 if not line.strip():
                     continue
                 event = json.loads(line)
-                if event.get("type") == "ERROR":
+                kind = event.get("type")
+                if kind == "ERROR":
                     raise ApiError(502, "watch error event")
-                await self.on_change(event)
+                if kind != "BOOKMARK":
+                    await self.on_change(event)
 
 
 class _Forbidden(Exception):

@@ -2,6 +2,7 @@
 ConfigMap), no secret leaks."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -148,9 +149,15 @@ async def test_other_replica_sees_changes(odh_server: Any, odh_config: dict[str,
     from odh_core.testing import build_settings, start_server
 
     other_cfg = json.loads(json.dumps(odh_config))
-    other_cfg["plugins"]["s3"]["settings_ttl"] = 0.2
+    # no TTL: only the watch can tell the other replica
+    other_cfg["plugins"]["s3"]["settings_ttl"] = 10_000
     other = await start_server(build_settings(other_cfg, ["s3"]), tokens=tokens)
     try:
+        store = other.app.plugin("s3").settings.store
+        await eventually(lambda: _watching(other), "the settings watches open")
+        idle_reads = store.reads
+        await asyncio.sleep(1.5)
+        assert store.reads == idle_reads  # idle: no polling
         resp = await odh_server.fetch("/api/settings/max-concurrent-transfers", "PUT",
                                       user="admin", json={"maxConcurrentTransfers": 5})
         assert resp.status == 200
@@ -160,5 +167,10 @@ async def test_other_replica_sees_changes(odh_server: Any, odh_config: dict[str,
 
         await eventually(seen, "the other replica seeing the new limit")
         assert other.app.service("s3.access").transfers.limit == 5
+        assert store.reads > idle_reads
     finally:
         await other.close()
+
+
+async def _watching(server: Any) -> bool:
+    return all(w.active for w in server.app.plugin("s3").settings.watches)
