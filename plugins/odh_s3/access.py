@@ -68,7 +68,7 @@ from .codec import bucket_name_problem
 from .connection import S3Connection
 from .multipart import DEFAULT_IN_FLIGHT, MultipartWriter
 from .sources import (SHARED, USER, SourceRef, connection_from_secret, connection_from_user,
-                      endpoint_allowed, is_s3_connection, parse_source)
+                      endpoint_allowed, endpoint_host, is_s3_connection, parse_source)
 from .transfers import SlotView, UserSlots
 from .user_store import UserStore
 
@@ -240,8 +240,6 @@ class S3Access:
     @property
     def allowed(self) -> tuple[str, ...]:
         """Endpoint patterns user sources may use: the configured ones plus the shared host."""
-        from .sources import endpoint_host
-
         host = endpoint_host(self._conn.endpoint)
         return self.allowed_endpoints + ((host,) if host else ())
 
@@ -308,7 +306,7 @@ class S3Access:
             source = handler.get_query_argument("source", None) or None
         is_admin = await handler.is_admin()
         user = await self.user_store.get(identity.username)
-        preferred = _int_or_none(user.get(TRANSFERS_KEY))
+        preferred = int_or_none(user.get(TRANSFERS_KEY))
         explicit = source is not None
         if source is None:
             source = user.get(SOURCE_KEY) or None
@@ -417,15 +415,8 @@ class S3Access:
                             "plugins.s3.allowed_endpoints", error="EndpointNotAllowed")
         return conn
 
-    def forget_connection(self, namespace: str, name: str) -> None:
-        """A watch saw the Secret change or go: drop every cached reading of it."""
-        for key in [k for k in self._connections if k[1:] == (namespace, name)]:
-            _, value = self._connections.pop(key)
-            if isinstance(value, S3Connection):
-                self._retire_if_unused(value)
 
-
-def _int_or_none(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     try:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):

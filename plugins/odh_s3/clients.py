@@ -16,12 +16,25 @@ import time
 from collections import OrderedDict
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, Hashable, TypeVar
 
 from .connection import S3Connection, new_session
 
 log = logging.getLogger("odh.plugin.s3")
 RETIRE_GRACE_S = 30.0
+T = TypeVar("T")
+
+
+async def once(pending: dict[Any, "asyncio.Future[Any]"], key: Hashable,
+               start: Callable[[], Awaitable[T]]) -> T:
+    """Run `start()` once for `key` however many callers ask while it runs; each waits for
+    the same result (shielded: a caller that gives up does not cancel it for the others)."""
+    fut = pending.get(key)
+    if fut is None:
+        fut = asyncio.ensure_future(start())
+        pending[key] = fut
+        fut.add_done_callback(lambda _f: pending.pop(key, None))
+    return await asyncio.shield(fut)
 
 
 @dataclass(eq=False)
@@ -70,12 +83,7 @@ class ClientPool:
         entry = self.peek(conn)
         if entry is not None:
             return entry
-        pending = self._opening.get(conn)
-        if pending is None:
-            pending = asyncio.ensure_future(self._open(conn))
-            self._opening[conn] = pending
-            pending.add_done_callback(lambda _f: self._opening.pop(conn, None))
-        return await asyncio.shield(pending)
+        return await once(self._opening, conn, lambda: self._open(conn))
 
     async def _open(self, conn: S3Connection) -> PooledClient:
         if self._session is None:

@@ -18,7 +18,7 @@ import aiohttp
 
 from odh_core import ApiError, requires
 
-from .access import TRANSFERS_KEY
+from .access import TRANSFERS_KEY, int_or_none
 from .base import S3Handler
 from .codec import bucket_name_problem
 from .connection import S3Connection, new_session
@@ -186,8 +186,8 @@ class TestS3Handler(_SettingsHandler):
 
 class TransfersHandler(_SettingsHandler):
     async def effective(self) -> int:
-        own = (await self.own()).get(TRANSFERS_KEY)
-        return self.plugin.require_access().slots.limit_for(int(own) if own else None)
+        own = int_or_none((await self.own()).get(TRANSFERS_KEY))
+        return self.plugin.require_access().slots.limit_for(own)
 
     async def get(self) -> None:
         """The caller's limit: their own value, bounded by the admin maximum."""

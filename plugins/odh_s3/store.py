@@ -50,21 +50,7 @@ class FileStore:
         return data if isinstance(data, dict) else {}
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".s3-settings-", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_json_atomic(self.path, data, ".s3-settings-")
 
     async def load(self) -> dict[str, Any]:
         return await asyncio.to_thread(self._read)
@@ -75,6 +61,26 @@ class FileStore:
             data.update(changes)
             await asyncio.to_thread(self._write, data)
             return data
+
+
+def write_json_atomic(path: Path, data: Any, prefix: str) -> None:
+    """Write `data` as JSON to `path` (mode 0600): a temp file, fsync, rename; never a torn
+    file, and no temp file left behind on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 class KubeStore:

@@ -3,7 +3,7 @@ server-wide cap, shared with the hf plugin through `SourceAccess.transfers`."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import AsyncIterator, Callable
 
 
@@ -115,5 +115,5 @@ class SlotView:
     def busy(self) -> bool:
         return self.active > 0
 
-    def slot(self) -> "AsyncIterator[None]":
-        return self._slots.slot(self._user, self._preferred())  # type: ignore[return-value]
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        return self._slots.slot(self._user, self._preferred())

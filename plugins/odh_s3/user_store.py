@@ -19,13 +19,14 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from odh_core import SERVICE_ACCOUNT, KubeError
+
+from .clients import once
+from .store import write_json_atomic
 
 PREFIX = "odh-core-user-settings-"
 SHARDS = "0123456789abcdef"
@@ -59,24 +60,23 @@ class UserStore:
         self._shards.clear()
 
     async def get(self, username: str) -> dict[str, str]:
-        if self.kube is None:
-            return await asyncio.to_thread(self._read_file, user_key(username))
-        shard = shard_name(username)
+        # Without a cluster each user is a "shard" of one: the same cache, one file read.
+        shard = shard_name(username) if self.kube is not None else user_key(username)
         hit = self._shards.get(shard)
         if hit is None or time.monotonic() - hit[0] >= self.ttl:
             hit = await self._load_shared(shard)
-        return dict(hit[1].get(user_key(username)) or {})
+        return dict(hit[1].get(user_key(username)) or {})  # a copy: callers may change it
 
     async def _load_shared(self, shard: str) -> Any:
         """One read per shard however many requests wait for it."""
-        pending = self._reading.get(shard)
-        if pending is None:
-            pending = asyncio.ensure_future(self._load(shard))
-            self._reading[shard] = pending
-            pending.add_done_callback(lambda _f: self._reading.pop(shard, None))
-        return await asyncio.shield(pending)
+        return await once(self._reading, shard, lambda: self._load(shard))
 
     async def _load(self, shard: str) -> Any:
+        if self.kube is None:
+            entry = (time.monotonic(), {shard: await asyncio.to_thread(self._read_file, shard)},
+                     None)
+            self._shards[shard] = entry
+            return entry
         obj = await self._get(shard)
         entry = (time.monotonic(), _decode(obj),
                  (obj or {}).get("metadata", {}).get("resourceVersion"))
@@ -85,7 +85,10 @@ class UserStore:
 
     async def update(self, username: str, changes: dict[str, str | None]) -> dict[str, str]:
         if self.kube is None:
-            return await asyncio.to_thread(self._update_file, user_key(username), changes)
+            key = user_key(username)
+            data = await asyncio.to_thread(self._update_file, key, changes)
+            self._shards[key] = (time.monotonic(), {key: data}, None)
+            return dict(data)
         shard = shard_name(username)
         lock = self._locks.setdefault(shard, asyncio.Lock())
         async with lock:
@@ -94,8 +97,8 @@ class UserStore:
     async def delete(self, username: str) -> None:
         """Forget everything a user saved."""
         if self.kube is None:
-            path = self._file(user_key(username))
-            await asyncio.to_thread(path.unlink, missing_ok=True)
+            self._shards.pop(user_key(username), None)
+            await asyncio.to_thread(self._file(user_key(username)).unlink, missing_ok=True)
             return
         shard = shard_name(username)
         async with self._locks.setdefault(shard, asyncio.Lock()):
@@ -175,21 +178,7 @@ class UserStore:
                 data.pop(k, None)
             else:
                 data[k] = value
-        self._file(key).parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".user-", dir=self._file(key).parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self._file(key))
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_json_atomic(self._file(key), data, ".user-")
         return data
 
 
