@@ -163,7 +163,7 @@ class TestS3Handler(_SettingsHandler):
             self.check_endpoint(conn)
         if not conn.configured:
             raise ApiError(400, "no S3 endpoint or credentials to test")
-        kwargs = conn.with_(max_pool_connections=2).client_kwargs()
+        kwargs = conn.with_(max_pool_connections=2, max_attempts=1).client_kwargs()
         try:
             async with (await new_session()).create_client("s3", **kwargs) as client:
                 try:

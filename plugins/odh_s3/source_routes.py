@@ -14,7 +14,8 @@ from odh_core import SERVICE_ACCOUNT, ApiError, KubeError
 from .access import SOURCE_KEY, NoS3Source
 from .base import S3Handler
 from .sources import (CONN_PREFIX, DASHBOARD_LABEL, USER, connection_from_user,
-                      display_name, is_s3_connection, parse_source, secret_value)
+                      display_name, is_namespace_name, is_s3_connection, parse_source,
+                      secret_value)
 
 LIST_CONCURRENCY = 8
 SELECTOR = {"labelSelector": f"{DASHBOARD_LABEL}=true"}
@@ -77,6 +78,8 @@ class SourcesHandler(_SourceHandler):
         is the caller's chosen source (null: the default). `?namespace=` lists one project."""
         access = self.plugin.require_access()
         namespace = self.get_query_argument("namespace", None) or None
+        if namespace is not None and not is_namespace_name(namespace):
+            raise ApiError(400, "namespace must be a Kubernetes namespace name")
         is_admin = await self.is_admin()
         user = await access.user_store.get(self.identity.username)
         sources: list[dict[str, Any]] = []

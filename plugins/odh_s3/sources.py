@@ -53,6 +53,10 @@ def parse_source(value: Any) -> SourceRef:
                    error="InvalidSource")
 
 
+def is_namespace_name(value: str) -> bool:
+    return bool(_DNS1123.match(value))
+
+
 def is_s3_connection(secret: dict[str, Any]) -> bool:
     meta = secret.get("metadata") or {}
     if (meta.get("labels") or {}).get(DASHBOARD_LABEL) != "true":
@@ -113,10 +117,10 @@ def endpoint_allowed(endpoint: str | None, patterns: list[str] | tuple[str, ...]
 
     Users choose the endpoints of their own settings and connections, so an unchecked one
     would make odh-core fetch any URL from inside the cluster. Patterns are shell globs over
-    `host[:port]` (`*.amazonaws.com`, `minio.storage.svc:9000`); an unset endpoint means AWS.
+    `host[:port]` (`*.amazonaws.com`, `minio.storage.svc:9000`); an unset endpoint is AWS's.
     """
     if not endpoint:
-        return True
+        endpoint = "https://s3.amazonaws.com"  # what an unset endpoint means
     try:
         scheme = urlsplit(endpoint).scheme
     except ValueError:

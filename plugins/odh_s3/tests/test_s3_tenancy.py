@@ -71,6 +71,9 @@ async def test_sources_are_what_the_caller_may_use(seeded: Any, sandbox_s3: Any)
     # one project only
     one = (await seeded.fetch("/api/s3/sources?namespace=bob-project", user="alice")).json()
     assert one["data"]["sources"] == []
+    for bad in ("..%2F..%2Fapi", "Bob", "a%3Fb"):
+        resp = await seeded.fetch(f"/api/s3/sources?namespace={bad}", user="alice")
+        assert resp.status == 400, bad
 
 
 async def test_no_usable_source_is_a_clear_403(seeded: Any, sandbox_s3: Any) -> None:
