@@ -26,8 +26,10 @@ Interface for other plugins (they never import `odh_s3`):
     client = await src.client()                 # the pooled aiobotocore client (one call)
     async with src.lease() as client: ...       # kept open for a long operation even if the
                                                 # source's credentials change meanwhile
+    await src.ready()                           # opens (or reuses) the pooled client; done by
+                                                # resolve(), needed once after for_connection()
     writer = src.multipart_writer(bucket, key, expected_size=None, content_type=None,
-                                  metadata=None, max_in_flight=None)   # leases until done
+                                  metadata=None, max_in_flight=None)   # sync; leases until done
         await writer.write(chunk) / await writer.complete() -> dict / await writer.abort()
     async with src.transfers.slot(): ...        # one of the owner's transfer slots (their
                                                 # maxConcurrentTransfers, bounded by the admin
@@ -38,8 +40,12 @@ Interface for other plugins (they never import `odh_s3`):
     src.public() -> dict                        # {id, kind, name, bucket, endpoint}: no keys
 
     # A background worker (an import running on another replica has no user token): copy
-    # `src.connection` at creation time, then build an access from it:
+    # `src.connection` at creation time (e.g. into a Secret the ImportJob owns; its fields are
+    # S3Connection's: endpoint, access_key_id, secret_access_key, region, default_bucket), then
+    # build an access from it (not bucket-scoped: check the bucket at creation time with
+    # `src.check_bucket(bucket)`):
     src = access.for_connection(conn, owner="alice", source_id="conn:alice-project/x")
+    await src.ready()
 
     # The per-user settings store both plugins use (one Secret per user):
     store = access.user_store; await store.get(username) / await store.update(username, {...})

@@ -238,3 +238,23 @@ async def test_bad_source_ids_are_400(seeded: Any) -> None:
     for bad in ("conn:../x", "conn:alice-project", "other", "conn:Alice/x"):
         resp = await seeded.fetch(f"/api/buckets?source={bad}", user="alice")
         assert resp.status == 400 and resp.json()["error"] == "InvalidSource", bad
+
+
+async def test_a_connection_cannot_point_odh_core_anywhere(seeded: Any,
+                                                           tokens: dict[str, str]) -> None:
+    """The endpoint of a user's connection is the user's choice: only allowed endpoints."""
+    name = f"meta-{uuid.uuid4().hex[:6]}"
+    await seeded.app.kube.json("POST", "/api/v1/namespaces/alice-project/secrets",
+                               token=tokens["alice"], json={
+        "apiVersion": "v1", "kind": "Secret", "metadata": {
+            "name": name, "labels": {"opendatahub.io/dashboard": "true"},
+            "annotations": {"opendatahub.io/connection-type-ref": "s3"}},
+        "stringData": {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+                       "AWS_S3_ENDPOINT": "http://169.254.169.254/latest"}})
+    opened = seeded.app.service("s3.access").pool.opened
+    resp = await seeded.fetch(f"/api/buckets?source=conn:alice-project/{name}", user="alice")
+    assert resp.status == 403 and resp.json()["error"] == "EndpointNotAllowed"
+    assert seeded.app.service("s3.access").pool.opened == opened  # no client was made
+    chosen = await seeded.fetch("/api/s3/source", "PUT", user="alice",
+                                json={"source": f"conn:alice-project/{name}"})
+    assert chosen.status == 403
