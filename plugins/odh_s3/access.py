@@ -70,6 +70,7 @@ from typing import Any, AsyncIterator
 from odh_core import ApiError, KubeError
 
 from .clients import ClientPool, PooledClient
+from .conn_watch import ConnectionWatches
 from .codec import bucket_name_problem
 from .connection import S3Connection
 from .multipart import DEFAULT_IN_FLIGHT, MultipartWriter
@@ -225,6 +226,7 @@ class S3Access:
         self._connections: OrderedDict[tuple[str, str, str],
                                        tuple[float, S3Connection | ApiError]] = OrderedDict()
         self.shared = SourceAccess(self, SHARED, conn, "", kind=SHARED, name="Shared S3")
+        self.watches = ConnectionWatches(self._connection_changed)
 
     # -- the shared source and the old interface ----------------------------------------------
     @property
@@ -277,10 +279,12 @@ class S3Access:
         return self.shared.multipart_writer(bucket, key, **kwargs)
 
     async def close(self) -> None:
+        await self.watches.close()
         await self.pool.close()
 
     async def reap(self) -> None:
         await self.pool.reap()
+        await self.watches.reap()
 
     # -- running transfers (culler, aborts) ---------------------------------------------------
     def transfer_started(self, kind: str, key: str, user: str | None = None,
@@ -374,6 +378,7 @@ class S3Access:
         now = time.monotonic()
         if hit is not None and now - hit[0] < self.connection_ttl:
             result = hit[1]
+            self.watches.touch(key)
         else:
             result = await self._read_connection(handler, namespace, name)
             self._connections[key] = (now, result)
@@ -382,9 +387,18 @@ class S3Access:
                 self._connections.popitem(last=False)
             if hit is not None and isinstance(hit[1], S3Connection) and hit[1] != result:
                 self._retire_if_unused(hit[1])
+            if isinstance(result, S3Connection):
+                await self.watches.ensure(handler.kube, handler.token, key)
         if isinstance(result, ApiError):
             raise result
         return result
+
+    async def _connection_changed(self, key: tuple[str, str, str]) -> None:
+        """A watch saw the Secret change or go: the next request reads it again, and a client
+        nobody else uses any more is retired."""
+        hit = self._connections.pop(key, None)
+        if hit is not None and isinstance(hit[1], S3Connection):
+            self._retire_if_unused(hit[1])
 
     def _retire_if_unused(self, conn: S3Connection) -> None:
         """The credentials changed or the Secret went: drop its client unless another cached

@@ -28,6 +28,9 @@ Every ODH-TEC request (buckets, objects, uploads, downloads, imports) acts on ex
 - A connection read is reused for `plugins.s3.connection_ttl` seconds per (token, Secret):
   a deleted connection, a revoked permission or changed keys take effect within that time
   (changed keys get a new S3 client; the old one closes when its running transfers end).
+  Where the caller may watch the Secret, a watch with their token (one per user and
+  connection in use, at most 256, stopped after 5 idle minutes) makes changed keys and
+  deleted connections take effect at once; revoked RBAC is still seen by the next re-read.
   The shared settings are watched (the service account needs `list`/`watch` on those two
   objects, as `contrib/deploy/base/rbac-s3.yaml` grants; without a watch they are re-read after
   `settings_ttl`); users' own settings are re-read per shard after `user_settings_ttl`, lazily,

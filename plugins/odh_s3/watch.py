@@ -1,10 +1,10 @@
-"""Follow objects of odh-core's own namespace with a watch instead of polling them.
+"""Follow objects with a watch instead of polling them.
 
-`SecretWatch` keeps one watch open (the service account's token) on a kind in a namespace,
-narrowed by a field or label selector, and calls `on_change(event)` for every event and
-`on_change(None)` after each (re)connect (the caller re-reads: it may have missed events).
-When the service account may not watch (403), it says so once and stops: callers then fall
-back to re-reading after a TTL, lazily, on requests.
+`SecretWatch` keeps one watch open (the service account's token, or a user's) on a kind in a
+namespace, narrowed by a field or label selector, and calls `on_change(event)` for every event
+and `on_change(None)` after each (re)connect (the caller re-reads: it may have missed events).
+When the token may not watch (401/403), it stops (`forbidden`): callers then fall back to
+re-reading after a TTL, lazily, on requests.
 """
 from __future__ import annotations
 
@@ -22,14 +22,20 @@ MAX_BACKOFF_S = 30.0
 
 class SecretWatch:
     def __init__(self, kube: Any, path: str, params: dict[str, str],
-                 on_change: Callable[[dict[str, Any] | None], Awaitable[None]]):
+                 on_change: Callable[[dict[str, Any] | None], Awaitable[None]],
+                 token: Any = SERVICE_ACCOUNT):
         self.kube = kube
+        self.token = token
         self.path = path
         self.params = params
         self.on_change = on_change
         self.active = False  # True while a watch stream is open
         self.forbidden = False
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"watch {self.path}")
@@ -52,8 +58,9 @@ class SecretWatch:
                 raise
             except _Forbidden:
                 self.forbidden = True
-                log.warning("the service account may not watch %s: re-reading it after a TTL "
-                            "instead", self.path)
+                if self.token is SERVICE_ACCOUNT:
+                    log.warning("the service account may not watch %s: re-reading it after a "
+                                "TTL instead", self.path)
                 return
             except (ApiError, OSError, ValueError, asyncio.TimeoutError) as exc:
                 log.info("watch on %s ended (%s); reopening in %.0fs", self.path,
@@ -68,9 +75,9 @@ class SecretWatch:
         # sandbox's does, for a watched object that does not exist yet) sends one at once.
         params = {**self.params, "watch": "true", "timeoutSeconds": str(WATCH_SECONDS),
                   "allowWatchBookmarks": "true"}
-        async with self.kube.open("GET", self.path, token=SERVICE_ACCOUNT, params=params,
+        async with self.kube.open("GET", self.path, token=self.token, params=params,
                                   timeout=self.kube.timeout(read=WATCH_SECONDS + 30)) as resp:
-            if resp.status == 403:
+            if resp.status in (401, 403):
                 raise _Forbidden()
             if resp.status != 200:
                 raise ApiError(502, f"watch answered {resp.status}")

@@ -258,3 +258,40 @@ async def test_a_connection_cannot_point_odh_core_anywhere(seeded: Any,
     chosen = await seeded.fetch("/api/s3/source", "PUT", user="alice",
                                 json={"source": f"conn:alice-project/{name}"})
     assert chosen.status == 403
+
+
+class TestWatchedConnection:
+    """Where the caller may watch the Secret, changes take effect before the TTL runs out."""
+
+    @pytest.fixture
+    def s3_plugin_config(self, s3_plugin_config: dict[str, Any]) -> dict[str, Any]:
+        return {**s3_plugin_config, "connection_ttl": 600}
+
+    async def test_changed_and_deleted_connection_seen_by_the_watch(
+            self, seeded: Any, sandbox_s3: Any, tokens: dict[str, str]) -> None:
+        kube, token = seeded.app.kube, tokens["alice"]
+        name = f"w-{uuid.uuid4().hex[:6]}"
+        path = "/api/v1/namespaces/alice-project/secrets"
+        await kube.json("POST", path, token=token, json={
+            "apiVersion": "v1", "kind": "Secret", "metadata": {
+                "name": name, "labels": {"opendatahub.io/dashboard": "true"},
+                "annotations": {"opendatahub.io/connection-type-ref": "s3"}},
+            "stringData": {"AWS_ACCESS_KEY_ID": "w1", "AWS_SECRET_ACCESS_KEY": "s",
+                           "AWS_S3_ENDPOINT": sandbox_s3.endpoint,
+                           "AWS_S3_BUCKET": "alice-models"}})
+        q = f"?source=conn:alice-project/{name}"
+        access = seeded.app.service("s3.access")
+        assert (await seeded.fetch(f"/api/objects/alice-models{q}", user="alice")).status == 200
+        key = next(k for k in access._connections if k[2] == name)
+        await eventually(lambda: access.watches.watching(key), "alice's watch on the Secret")
+        await kube.json("PATCH", f"{path}/{name}", token=token,
+                        json={"stringData": {"AWS_ACCESS_KEY_ID": "w2"}},
+                        headers={"Content-Type": "application/merge-patch+json"})
+        await eventually(lambda: key not in access._connections, "the change seen")
+        assert (await seeded.fetch(f"/api/objects/alice-models{q}", user="alice")).status == 200
+        assert any(c.access_key_id == "w2" for c in access.pool._live)
+        assert not any(c.access_key_id == "w1" for c in access.pool._live)
+        await kube.json("DELETE", f"{path}/{name}", token=token)
+        await eventually(lambda: key not in access._connections, "the deletion seen")
+        gone = await seeded.fetch(f"/api/objects/alice-models{q}", user="alice")
+        assert gone.status == 404
