@@ -202,7 +202,9 @@ def main() -> None:
             "endpoint": s3.endpoint, "access_key_id": s3.access_key,
             "secret_access_key": s3.secret_key, "region": s3.region,
             "default_bucket": s3.default_bucket, "settings_store": "file",
-            "state_dir": str(tmp), "max_concurrent_transfers": 4}}, ca_file=kube.ca_file)
+            "state_dir": str(tmp), "max_concurrent_transfers": 4,
+            # alice streams on the shared S3, as before per-user sources (issue 19)
+            "shared_groups": ["system:authenticated"]}}, ca_file=kube.ca_file)
         auth = {"Authorization": f"Bearer {kube.token('alice')}"}
         with Child([PYTHON, "-m", "odh_core", "serve", "--config", str(tmp / "odh.yaml"),
                     "--port", str(port), "--host", "127.0.0.1"], cwd=str(ROOT),

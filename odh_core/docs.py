@@ -178,6 +178,17 @@ def security_model() -> list[str]:
     ]
 
 
+def plugin_sections(app: Any) -> list[str]:
+    """Sections plugins add to this guide: a plugin class's `operator_guide`, a dict of
+    {title: markdown} (how an operator reasons about what the plugin does, e.g. who reaches
+    which data)."""
+    out: list[str] = []
+    for info in sorted(app.enabled_plugins(), key=lambda i: i.name):
+        for title, text in (getattr(type(info.instance), "operator_guide", None) or {}).items():
+            out += [f"## {title}", "", inspect.cleandoc(text), ""]
+    return out
+
+
 def operator_guide() -> str:
     from .reference import installed_plugin_configs, render_reference
 
@@ -202,6 +213,7 @@ def operator_guide() -> str:
         "auth proxy's forwarded token header), `admin` = administrators only, `anonymous` = no "
         "credentials. Some routes check admin for one method inside the handler (their summary "
         "says so).", "", *routes_table(app), "",
+        *plugin_sections(app),
         "## Metrics", "",
         "Prometheus text format at `GET /metrics` (anonymous; keep it off the public route). "
         "Registered when the app is built with every installed plugin; a plugin may add more when "

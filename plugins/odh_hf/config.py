@@ -57,6 +57,9 @@ class HfConfig(PluginConfig):
     max_redirects: int = Field(5, ge=0, le=10, description="Redirects followed per request.")
     max_jobs_kept: int = Field(200, ge=1, description="Finished jobs kept in memory (oldest "
                                "dropped first).")
+    shared_groups: list[str] = Field(
+        default_factory=list, description="Groups whose members may import with the shared "
+        "hub token besides admins; everyone else uses the token they saved themselves.")
     settings_store: Literal["auto", "kube", "file"] = Field(
         "auto", description="Where a token set at run time persists: kube (a Secret in the "
         "dashboard namespace), file (state_dir), auto (kube when a cluster is configured).")

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from odh_core import ApiError, BaseHandler, EventStream, requires
+from odh_core import BaseHandler, EventStream
 
 from . import validate
 from .jobs import ImportRequest, Job
-from .token_store import MASK, mask
 
 KEEPALIVE_S = 15.0
 
@@ -115,34 +114,3 @@ class CompatProgressHandler(_HfHandler):
             stream.finish()
             return
         await self._follow(stream, job, compat_progress)
-
-
-class HfSettingsHandler(_HfHandler):
-    async def get(self) -> None:
-        """`{settings: {hfToken}}` with the token masked."""
-        self.write_json({"settings": {"hfToken": mask(await self.hf.token_store.get())}})
-
-    @requires("admin")
-    async def put(self) -> None:
-        """Admin only. `{hfToken}`; the mask means "unchanged", "" clears the token."""
-        body = self.json_body()
-        token = body.get("hfToken") if isinstance(body, dict) else None
-        if not isinstance(token, str) or len(token) > 512 or any(c.isspace() for c in token):
-            raise ApiError(400, "hfToken must be a string without whitespace")
-        if token != MASK:
-            await self.hf.token_store.put(token)
-        self.write_json({"message": "Settings updated successfully"})
-
-
-class HfTestHandler(_HfHandler):
-    async def post(self) -> None:
-        """Check a token (the body's, or the stored one) against the hub's whoami."""
-        body = self.json_body() if self.request.body else {}
-        token = body.get("hfToken") if isinstance(body, dict) else None
-        if token in (None, "", MASK):
-            token = await self.hf.token_store.get()
-        if not isinstance(token, str) or not token:
-            raise ApiError(400, "no Hugging Face token to test: give hfToken or set one")
-        who = await self.hf.hub.whoami(token)
-        name = ((who.get("auth") or {}).get("accessToken") or {}).get("displayName")
-        self.write_json({"message": "Connection successful", "accessTokenDisplayName": name})

@@ -11,11 +11,12 @@ from typing import Any
 from odh_core import ApiError, Plugin, Route, hookimpl
 
 from .config import DEFAULT_ENDPOINT, HfConfig
-from .handlers import (CompatImportHandler, CompatProgressHandler, HfSettingsHandler,
-                       HfTestHandler, ImportEventsHandler, ImportHandler, ImportsHandler)
+from .handlers import (CompatImportHandler, CompatProgressHandler, ImportEventsHandler,
+                       ImportHandler, ImportsHandler)
 from .hub import HubClient, HubSettings
 from .jobs import JobManager
-from .token_store import TokenStore
+from .settings_routes import HfSettingsHandler, HfTestHandler
+from .token_store import HfTokens, TokenStore
 from .transfer import TransferSettings, TransferStats
 
 JOB_ID = r"([0-9a-f]{16})"
@@ -33,6 +34,7 @@ class HfPlugin(Plugin):
     hub: HubClient
     jobs: JobManager
     token_store: TokenStore
+    tokens: HfTokens
     stats: TransferStats
 
     @hookimpl
@@ -49,9 +51,13 @@ class HfPlugin(Plugin):
             Route(r"/api/objects/import-model-progress", CompatProgressHandler,
                   order=COMPAT_ORDER, description="ODH-TEC: import progress (SSE)."),
             Route(r"/api/settings/huggingface", HfSettingsHandler,
-                  description="ODH-TEC: the hub token (masked)."),
+                  description="ODH-TEC: the hub token, masked: the shared one for admins, "
+                  "the caller's own otherwise (PUT saves the same)."),
+            Route(r"/api/settings/hf", HfSettingsHandler,
+                  description="The same as /api/settings/huggingface."),
             Route(r"/api/settings/test-huggingface", HfTestHandler,
-                  description="ODH-TEC: test a hub token."),
+                  description="ODH-TEC: test the given token, else the caller's own (an "
+                  "admin's: the shared one)."),
         ]
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -84,6 +90,9 @@ class HfPlugin(Plugin):
             max_redirects=cfg.max_redirects))
         await self.hub.start()
         self.token_store = self._token_store(app, cfg)
+        self.tokens = HfTokens(self.token_store, lambda: self.access.user_store,
+                               tuple(cfg.shared_groups))
+        app.provide("hf.tokens", self.tokens)
         self.stats = TransferStats(gauge=self.ctx.metrics.gauge(
             "odh_hf_transfers_in_flight", "Hugging Face file imports holding a transfer slot."))
         self.jobs = JobManager(

@@ -1,9 +1,20 @@
-"""The hub token set at run time, persisted outside process memory (every replica agrees).
+"""Hugging Face tokens: the shared one admins set, and each user's own.
 
-Same approach as the s3 plugin's run-time settings: a Secret in the dashboard namespace
-written with the service account (only after the route's own admin check), or a 0600 file in
-the state directory when there is no cluster. Re-read after `ttl` seconds so another replica's
-change is seen. Until an admin sets one, the configured token (HF_TOKEN) applies.
+The shared token (`TokenStore`) is persisted outside process memory (every replica agrees):
+a Secret in the dashboard namespace written with the service account (only after the route's
+own admin check), or a 0600 file in the state directory when there is no cluster. Re-read
+after `ttl` seconds so another replica's change is seen. Until an admin sets one, the
+configured token (HF_TOKEN) applies.
+
+A user's own token lives in their settings Secret, the per-user store the s3 plugin publishes
+(`app.service("s3.access").user_store`, key `hf.token`). `HfTokens`, published as
+`app.service("hf.tokens")`, is what imports ask:
+
+    tokens = app.service("hf.tokens")
+    token = await tokens.for_user(identity, is_admin)   # own, else shared if allowed, else None
+    token = await tokens.for_handler(handler)           # the same for a request's caller
+    tokens.may_use_shared(identity, is_admin) -> bool   # admins and plugins.hf.shared_groups
+    await tokens.own(username) / await tokens.set_own(username, token)   # "" clears
 """
 from __future__ import annotations
 
@@ -14,18 +25,50 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from odh_core import SERVICE_ACCOUNT, ApiError, KubeError
 
 log = logging.getLogger("odh.plugin.hf.settings")
 KEY = "hfToken"
-MASK = "••••••••"
+USER_KEY = "hf.token"
+# The one mask for secrets, as the s3 plugin's settings use it; a PUT carrying it (or the
+# mask older versions sent) means "unchanged".
+MASK = "********"
+MASKS = frozenset({MASK, "••••••••"})
 
 
 def mask(token: str | None) -> str:
     """What GET returns instead of the token; a PUT carrying it means "unchanged"."""
     return MASK if token else ""
+
+
+class HfTokens:
+    """Which token a user's import uses: their own, else the shared one when they may."""
+
+    def __init__(self, shared: "TokenStore", users: Callable[[], Any],
+                 shared_groups: tuple[str, ...] = ()):
+        self.shared = shared
+        self._users = users  # -> the s3 plugin's per-user store (looked up at use)
+        self.shared_groups = shared_groups
+
+    def may_use_shared(self, identity: Any, is_admin: bool) -> bool:
+        return is_admin or bool(set(identity.groups) & set(self.shared_groups))
+
+    async def own(self, username: str) -> str | None:
+        return (await self._users().get(username)).get(USER_KEY) or None
+
+    async def set_own(self, username: str, token: str) -> None:
+        await self._users().update(username, {USER_KEY: token or None})
+
+    async def for_user(self, identity: Any, is_admin: bool) -> str | None:
+        own = await self.own(identity.username)
+        if own:
+            return own
+        return await self.shared.get() if self.may_use_shared(identity, is_admin) else None
+
+    async def for_handler(self, handler: Any) -> str | None:
+        return await self.for_user(handler.identity, await handler.is_admin())
 
 
 class TokenStore:

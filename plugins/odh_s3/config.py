@@ -51,8 +51,35 @@ class S3Config(PluginConfig):
     verify_tls: bool = Field(True, description="Verify the S3 endpoint's certificate.")
     max_concurrent_transfers: int = Field(
         default_factory=lambda: max(1, _env_int("MAX_CONCURRENT_TRANSFERS", 2)), ge=1,
-        description="Transfers (uploads, downloads, imports) running at once, server-wide "
-        "(env MAX_CONCURRENT_TRANSFERS); changeable at run time by an admin.")
+        description="Transfers (uploads, downloads, imports) one user runs at once: the admin "
+        "maximum (env MAX_CONCURRENT_TRANSFERS; changeable at run time by an admin); each user "
+        "may choose a lower value for themselves.")
+    max_transfers_total: int = Field(64, ge=1, description="Transfers running at once on this "
+                                     "server, all users together.")
+    shared_groups: list[str] = Field(
+        default_factory=list, description="Groups whose members may use the shared S3 (the one "
+        "configured here) besides admins. Everyone else uses their own S3 settings or their "
+        "projects' S3 connections.")
+    allowed_endpoints: list[str] = Field(
+        default_factory=lambda: ["*.amazonaws.com"], description="S3 endpoints odh-core may "
+        "connect to for a user's own settings or a project's S3 connection: shell globs over "
+        "host[:port] (e.g. 'minio.storage.svc:9000'). The shared endpoint is always allowed. "
+        "Users choose these endpoints, so anything else would let them make odh-core fetch "
+        "any URL from inside the cluster.")
+    connection_ttl: float = Field(10.0, ge=0, description="Seconds a project's S3 connection, "
+                                  "read with the caller's token, is reused before it is read "
+                                  "again (a deleted or changed connection stops working or "
+                                  "changes within this time).")
+    user_settings_ttl: float = Field(10.0, ge=0, description="Seconds a user's own settings "
+                                     "are cached when no watch on them runs.")
+    scope_connections_to_bucket: bool = Field(
+        True, description="A project's S3 connection that names a bucket (AWS_S3_BUCKET) gives "
+        "access to that bucket only, as the dashboard uses it.")
+    max_clients: int = Field(64, ge=1, description="S3 clients kept open (one per distinct "
+                             "endpoint and credentials; least recently used closed first).")
+    list_cap: int = Field(10_000, ge=1000, description="Keys (objects and folders) a listing "
+                          "without paging parameters returns before it answers isTruncated "
+                          "with a nextContinuationToken (the stock UI pages no further).")
     max_upload_size: int = Field(MAX_OBJECT_SIZE, ge=1, description="Largest upload request body.")
     max_view_size: int = Field(50 * 2**20, ge=1, description="Largest object /view returns.")
     zero_copy_downloads: bool = Field(
@@ -75,7 +102,7 @@ class S3Config(PluginConfig):
     settings_configmap: str = Field("odh-core-s3-settings",
                                     description="ConfigMap holding the other S3 settings.")
     settings_ttl: float = Field(5.0, ge=0, description="Seconds before persisted settings are "
-                                "re-read (other replicas' changes).")
+                                "re-read (other replicas' changes) where they are not watched.")
     state_dir: str | None = Field(None, description="Settings file directory when not in a "
                                   "cluster; default: sandbox.state_dir.")
     disclaimer_default: str = Field("unknown", description="Disclaimer status before any PUT.")

@@ -38,6 +38,7 @@ class S3Connection:
     verify: bool = True
     addressing_style: str = "path"
     max_pool_connections: int = DEFAULT_POOL
+    max_attempts: int = 3  # a settings test tries once: its answer is the first failure
 
     @property
     def configured(self) -> bool:
@@ -64,7 +65,7 @@ class S3Connection:
             s3={"addressing_style": self.addressing_style},
             max_pool_connections=self.max_pool_connections,
             proxies=self.proxies(),
-            retries={"max_attempts": 3, "mode": "standard"},
+            retries={"max_attempts": self.max_attempts, "mode": "standard"},
             connect_timeout=10, read_timeout=READ_TIMEOUT_S,
             # Checksums only where S3 requires them: TLS already protects the bytes in
             # transit and a CRC over every part costs CPU on the hot path.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import mimetypes
 from typing import Any
 
@@ -36,6 +37,12 @@ class BucketsHandler(S3Handler):
         """Buckets the credentials can reach; the default bucket alone without ListBuckets."""
         client = await self.s3()
         default = self.access.default_bucket
+        if self.access.bucket_scope:
+            # A dashboard connection names its bucket: that is what this source reaches.
+            self.write_json({"owner": {"DisplayName": "", "ID": ""}, "defaultBucket": default,
+                             "buckets": [{"Name": self.access.bucket_scope,
+                                          "CreationDate": None}]})
+            return
         try:
             resp = await client.list_buckets()
         except Exception as exc:
@@ -72,6 +79,7 @@ class BucketsHandler(S3Handler):
             "bucketName (a string) is required"
         if problem:
             raise ApiError(400, problem, error="InvalidBucketName")
+        self.access.check_bucket(name)
         client = await self.s3()
         region = self.access.connection.region
         kwargs: dict[str, Any] = {"Bucket": name}
@@ -83,6 +91,8 @@ class BucketsHandler(S3Handler):
 
 
 class BucketHandler(S3Handler):
+    bucket_arg = 0
+
     async def delete(self, bucket: str) -> None:
         client = await self.s3()
         with s3_errors():
@@ -93,8 +103,12 @@ class BucketHandler(S3Handler):
 class ObjectsHandler(S3Handler):
     """GET lists a bucket (optionally under a base64 prefix); DELETE removes a key/folder."""
 
+    bucket_arg = 0
+
     async def get(self, bucket: str, b64prefix: str | None = None) -> None:
         prefix = decode_prefix(b64prefix)
+        paged = any(self.get_query_argument(n, None) not in (None, "")
+                    for n in ("maxKeys", "continuationToken"))
         max_keys = self.query_int("maxKeys", 500, 1, 2000)
         token = self.get_query_argument("continuationToken", None) or None
         q = self.get_query_argument("q", "") or ""
@@ -106,6 +120,11 @@ class ObjectsHandler(S3Handler):
         prefixes: list[dict[str, Any]] = []
         list_prefix = prefix + q if q and mode == "startsWith" else prefix
         needle = q.lower() if q and mode == "contains" else ""
+        if not paged and not needle:
+            # The stock UI sends no paging parameters and reads only objects/prefixes: the
+            # whole folder, up to the cap (COMPAT.md §2).
+            await self._stream_folder(client, bucket, prefix, list_prefix)
+            return
         truncated = False
         # contains-search scans pages and filters; stop after a bounded number of pages and
         # hand the continuation token back, so one request never scans a huge bucket.
@@ -138,6 +157,51 @@ class ObjectsHandler(S3Handler):
         self.write_json({"objects": objects, "prefixes": prefixes,
                          "nextContinuationToken": token, "isTruncated": truncated,
                          "prefix": prefix, "bucket": bucket})
+
+    async def _stream_folder(self, client: Any, bucket: str, prefix: str,
+                             list_prefix: str) -> None:
+        """The listing written page by page as S3 answers (memory: one page, plus the folder
+        names, which the JSON shape puts after the objects); `isTruncated` past the cap."""
+        cap = self.plugin.config.list_cap
+        prefixes: list[dict[str, str]] = []
+        token: str | None = None
+        count = 0
+        truncated = False
+        started = wrote = False
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        while True:
+            args: dict[str, Any] = {"Bucket": bucket, "Prefix": list_prefix, "Delimiter": "/",
+                                    "MaxKeys": max(1, min(1000, cap - count))}
+            if token:
+                args["ContinuationToken"] = token
+            try:
+                page = await client.list_objects_v2(**args)
+            except Exception as exc:
+                if not started:
+                    raise s3_api_error(exc) from None
+                # Headers are gone: end a well-formed answer that says where to resume.
+                truncated = True
+                break
+            objs = [{k: iso(v) for k, v in obj.items()} for obj in page.get("Contents") or []
+                    if not (obj["Key"] == prefix and prefix.endswith("/"))]
+            common = page.get("CommonPrefixes") or []
+            prefixes.extend({"Prefix": p["Prefix"]} for p in common)
+            body = ",".join(json.dumps(o, separators=(",", ":")) for o in objs)
+            if not started:
+                self.write(b'{"objects":[')
+                started = True
+            if body:
+                self.write(("," if wrote else "").encode() + body.encode())
+                wrote = True
+            count += len(page.get("Contents") or []) + len(common)
+            truncated = bool(page.get("IsTruncated"))
+            token = page.get("NextContinuationToken") if truncated else None
+            if not truncated or count >= cap:
+                break
+            await self.flush()
+        tail = {"prefixes": prefixes, "nextContinuationToken": token if truncated else None,
+                "isTruncated": truncated, "prefix": prefix, "bucket": bucket}
+        self.finish(b"]," + json.dumps(tail, separators=(",", ":")).encode()[1:])
 
     async def delete(self, bucket: str, b64key: str | None = None) -> None:
         if not b64key:
@@ -286,6 +350,8 @@ class _ObjectReader(S3Handler):
 
 
 class ViewHandler(_ObjectReader):
+    bucket_arg = 0
+
     async def get(self, bucket: str, b64key: str) -> None:
         key = b64decode_text(b64key)
         client = await self.s3()
@@ -310,6 +376,8 @@ class ViewHandler(_ObjectReader):
 
 
 class DownloadHandler(_ObjectReader):
+    bucket_arg = 0
+
     async def get(self, bucket: str, b64key: str) -> None:
         key = b64decode_text(b64key)
         client = await self.s3()

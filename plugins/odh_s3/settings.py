@@ -1,9 +1,11 @@
-"""Effective settings = configured/env/sandbox base, overlaid by persisted run-time changes.
+"""Effective shared settings = configured/env/sandbox base, overlaid by run-time changes.
 
-The persisted document is re-read when older than `settings_ttl` (lazily by requests and by a
-background loop), so a change made on another replica applies here within the TTL; a change
-to the S3 connection swaps the S3 client generation, a change of the transfer limit applies
-to the limiter at once.
+In a cluster the persisted Secret and ConfigMap are *watched* (see watch.py): another
+replica's change applies here as soon as the API server tells us, and an idle server makes
+no requests. Where no watch runs (a settings file, or a service account that may not watch)
+the document is re-read lazily by requests once it is older than `settings_ttl`. A change of
+the shared S3 connection gives the shared source a new client; a change of the transfer
+maximum applies to every user's slots at once.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class SettingsManager:
         self.overlay: dict[str, Any] = {}
         self._loaded_at = float("-inf")
         self._refreshing: asyncio.Task[None] | None = None
+        self.watches: list[Any] = []  # SecretWatch objects keeping this fresh
 
     # -- effective values ---------------------------------------------------------------------
     def connection(self, overlay: dict[str, Any] | None = None) -> S3Connection:
@@ -77,8 +80,10 @@ class SettingsManager:
 
     # -- loading ------------------------------------------------------------------------------
     async def refresh(self, force: bool = False) -> None:
-        """Re-read the store if the TTL ran out (one read shared by concurrent callers)."""
-        if not force and time.monotonic() - self._loaded_at < self.ttl:
+        """Re-read the store if the TTL ran out (one read shared by concurrent callers); a
+        running watch keeps it fresh instead."""
+        if not force and (time.monotonic() - self._loaded_at < self.ttl or (
+                self.watches and all(w.active for w in self.watches))):
             return
         if self._refreshing is None or self._refreshing.done():
             self._refreshing = asyncio.ensure_future(self._reload())
@@ -98,24 +103,15 @@ class SettingsManager:
         self.overlay = overlay
         self._loaded_at = time.monotonic()
         await self.access.apply(self.connection())
-        if self.access.transfers.limit != self.max_transfers:
-            await self.access.transfers.set_limit(self.max_transfers)
+        self.access.slots.admin_max = self.max_transfers
 
     async def update(self, changes: dict[str, Any]) -> None:
         overlay = await self.store.update(changes)
         await self._apply(overlay)
 
-    async def run(self) -> None:
-        """Background loop: pick up other replicas' changes even when no request comes."""
-        while True:
-            await asyncio.sleep(max(self.ttl, 1.0))
-            try:
-                await self.refresh()
-                await self.access.reap()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("refreshing S3 settings failed")
+    async def on_change(self, event: dict[str, Any] | None) -> None:
+        """A watch event on the settings Secret or ConfigMap (None: reconnected)."""
+        await self.refresh(force=True)
 
 
 def mask_url(url: str) -> str:

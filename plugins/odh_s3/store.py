@@ -50,21 +50,7 @@ class FileStore:
         return data if isinstance(data, dict) else {}
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".s3-settings-", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_json_atomic(self.path, data, ".s3-settings-")
 
     async def load(self) -> dict[str, Any]:
         return await asyncio.to_thread(self._read)
@@ -77,6 +63,26 @@ class FileStore:
             return data
 
 
+def write_json_atomic(path: Path, data: Any, prefix: str) -> None:
+    """Write `data` as JSON to `path` (mode 0600): a temp file, fsync, rename; never a torn
+    file, and no temp file left behind on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 class KubeStore:
     """A Secret (credentials) + ConfigMap (the rest) in the dashboard namespace."""
 
@@ -87,6 +93,7 @@ class KubeStore:
         self.configmap = configmap
         self._last: dict[str, Any] | None = None
         self._lock = asyncio.Lock()
+        self.reads = 0  # pairs of GETs made (tests: an idle server makes none)
 
     def _path(self, kind: str, name: str | None = None) -> str:
         base = f"/api/v1/namespaces/{self.ns}/{kind}"
@@ -124,6 +131,7 @@ class KubeStore:
         return (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(key)
 
     async def _read(self) -> tuple[dict[str, Any], dict | None, dict | None]:
+        self.reads += 1
         secret, cm = await asyncio.gather(self._get("secrets", self.secret),
                                           self._get("configmaps", self.configmap))
         consistent = secret is None or cm is None or \

@@ -46,6 +46,8 @@ class _Aborted(Exception):
 class UploadHandler(S3Handler):
     """POST /api/objects/upload/:bucket/:b64key (multipart, field `file`)."""
 
+    bucket_arg = 0
+
     writer: MultipartWriter | None = None
     progress: Any = None
     _state = "new"  # new -> receiving -> completing -> done | failed
@@ -198,6 +200,8 @@ class UploadHandler(S3Handler):
 class UploadProgressHandler(S3Handler):
     """GET /api/objects/upload-progress/:b64key: SSE `{loaded, status}` until it ends."""
 
+    uses_source = False  # the caller's own uploads, whatever source they write to
+
     async def get(self, b64key: str) -> None:
         key = b64decode_text(b64key)
         registry = self.plugin.progress
@@ -244,6 +248,8 @@ class UploadProgressHandler(S3Handler):
 
 class AbortUploadHandler(S3Handler):
     """GET /api/objects/abort-upload[/:b64key]: abort this user's upload(s)."""
+
+    uses_source = False
 
     async def get(self, b64key: str | None = None) -> None:
         key = b64decode_text(b64key) if b64key else None

@@ -92,7 +92,11 @@ def odh_config(odh_base_config: dict[str, Any], sandbox_s3: Any, sandbox_hub: An
                        "default_bucket": sandbox_s3.default_bucket,
                        "state_dir": str(tmp_path / "s3"),
                        "settings_secret": f"s3-creds-{ns}",
-                       "settings_configmap": f"s3-settings-{ns}", **no_proxy},
+                       "settings_configmap": f"s3-settings-{ns}", **no_proxy,
+                       # the plain user fuzzes the S3 routes on the shared S3, as before
+                       # per-user sources; a user's own settings may only name the sandbox S3
+                       # (an offline AWS endpoint would only measure retries)
+                       "shared_groups": ["system:authenticated"], "allowed_endpoints": []},
                 "hf": {"endpoint": sandbox_hub.endpoint, "token": None,
                        "settings_store": "file", "state_dir": str(tmp_path / "hf"),
                        "retries": 0, **no_proxy},

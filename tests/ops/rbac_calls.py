@@ -145,6 +145,15 @@ CALLS = [
       for kind, name in (("secrets", "odh-core-s3-credentials"),
                          ("configmaps", "odh-core-s3-settings"))
       for v, n in (("get", name), ("update", name), ("create", None))],
+    # s3: watch.py (the same two, watched instead of polled)
+    *[Call("s3", v, "", kind, NS, name)
+      for kind, name in (("secrets", "odh-core-s3-credentials"),
+                         ("configmaps", "odh-core-s3-settings"))
+      for v in ("list", "watch")],
+    # s3: user_store.py (each user's own settings, 16 shards) and source_routes.py
+    *[Call("s3", v, "", "secrets", NS, f"odh-core-user-settings-{c}")
+      for c in "0123456789abcdef" for v in ("get", "update")],
+    Call("s3", "list", "", "namespaces", why="projects whose S3 connections a user is offered"),
     # hf: token_store.py
     *[Call("hf", v, "", "secrets", NS, n)
       for v, n in (("get", "odh-core-hf-token"), ("patch", "odh-core-hf-token"),
@@ -239,5 +248,8 @@ SOURCES = {
     "plugins/odh_dashboard/model_registry.py": "dashboard (model registries namespace)",
     "plugins/odh_dashboard/notebooks.py": "dashboard (notebook namespace)",
     "plugins/odh_s3/store.py": "s3",
+    "plugins/odh_s3/user_store.py": "s3",
+    "plugins/odh_s3/watch.py": "s3",
+    "plugins/odh_s3/source_routes.py": "s3",
     "plugins/odh_hf/token_store.py": "hf",
 }

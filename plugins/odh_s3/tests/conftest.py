@@ -21,7 +21,10 @@ def s3_plugin_config(sandbox_s3: Any, tmp_path: Any) -> dict[str, Any]:
             # unique per test: the sandbox cluster is shared by the whole session
             "settings_secret": f"s3-creds-{uuid.uuid4().hex[:8]}",
             "settings_configmap": f"s3-settings-{uuid.uuid4().hex[:8]}",
-            "http_proxy": "", "https_proxy": "", "no_proxy": ""}
+            "http_proxy": "", "https_proxy": "", "no_proxy": "",
+            # These tests exercise the routes on the shared S3 as any user; tenancy tests
+            # (test_s3_tenancy.py) override this with the default: admins only.
+            "shared_groups": ["system:authenticated"]}
 
 
 @pytest.fixture
@@ -60,3 +63,12 @@ def seed_objects(sandbox_s3: Any) -> Any:
             backend.put_object(bucket, key, body)
 
     return seed
+
+
+@pytest.fixture
+async def clean_users(odh_server: Any) -> None:
+    """Each user's own settings live in a Secret of the session-wide sandbox cluster: a test
+    that saves some starts without any for the seed users."""
+    store = odh_server.app.service("s3.access").user_store
+    for user in ("admin", "alice", "bob"):
+        await store.delete(user)

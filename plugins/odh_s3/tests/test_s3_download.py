@@ -148,7 +148,7 @@ async def short_s3() -> Any:
 def s3_plugin_config(s3_plugin_config: dict[str, Any], request: Any) -> dict[str, Any]:
     if "short_s3" in request.fixturenames:
         s3 = request.getfixturevalue("short_s3")
-        return {**s3_plugin_config, "endpoint": s3.endpoint, "default_bucket": "b"}
+        return {**s3_plugin_config, "endpoint": s3.endpoint, "default_bucket": "bkt"}
     return s3_plugin_config
 
 
@@ -159,7 +159,7 @@ async def test_s3_ending_early_cuts_the_download_short(odh_server: Any, short_s3
     plugin.ctx.config = plugin.config.model_copy(update={"zero_copy_downloads": zero_copy})
     reader, writer = await asyncio.open_connection("127.0.0.1", port_of(odh_server))
     try:
-        writer.write(get(f"/api/objects/download/b/{b64('k')}", odh_server.auth_headers("alice")))
+        writer.write(get(f"/api/objects/download/bkt/{b64('k')}", odh_server.auth_headers("alice")))
         head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: 4194304" in head
         with pytest.raises(asyncio.IncompleteReadError) as cut:  # never a wrong, whole body

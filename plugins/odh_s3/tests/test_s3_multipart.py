@@ -118,50 +118,55 @@ async def test_writer_in_flight_is_bounded(sandbox_s3: Any, aio_s3: Any,
     assert 1 <= peak <= 2
 
 
-async def test_access_generations_and_limiter(sandbox_s3: Any, key_prefix: str) -> None:
-    access = S3Access(S3Connection(), 1)
+async def test_access_clients_and_per_user_slots(sandbox_s3: Any, key_prefix: str) -> None:
+    access = S3Access(S3Connection(), 1, total_transfers=3)
     await access.start()
     try:
         assert not access.configured
         with pytest.raises(S3NotConfigured):
             await access.client()
         await access.apply(conn_for(sandbox_s3))
-        assert access.configured and access.generation == 1
+        assert access.configured and access.pool.opened == 1
         assert access.default_bucket == sandbox_s3.default_bucket
         w = access.multipart_writer(access.default_bucket, key_prefix + "w")
         await w.write(b"abc")
         # a settings change while the writer runs: it keeps its (leased) client
         assert await access.apply(conn_for(sandbox_s3).with_(region="us-east-1",
                                                              default_bucket="other"))
-        assert access.generation == 2 and access.default_bucket == "other"
-        await access.reap()
+        assert access.pool.opened == 2 and access.default_bucket == "other"
+        await access.pool.reap(force=False)
         assert (await w.complete())["Size"] == 3
         client = await access.client()
         head = await client.head_object(Bucket=sandbox_s3.default_bucket, Key=key_prefix + "w")
         assert head["ContentLength"] == 3
+        # the same connection again: the pooled client, no new one
+        await access.apply(conn_for(sandbox_s3).with_(default_bucket="other"))
+        assert access.pool.opened == 2
 
         order: list[str] = []
         gate = asyncio.Event()
 
-        async def job(name: str) -> None:
-            async with access.transfers.slot():
+        async def job(user: str, name: str, preferred: int | None = None) -> None:
+            async with access.slots.slot(user, preferred):
                 order.append(name)
                 await gate.wait()
 
-        first = asyncio.create_task(job("a"))
-        second = asyncio.create_task(job("b"))
-        while access.transfers.active < 1:
+        # admin maximum 1: alice's second transfer waits, bob's runs (slots are per user)
+        tasks = [asyncio.create_task(job("alice", "a1")), asyncio.create_task(job("alice", "a2")),
+                 asyncio.create_task(job("bob", "b1", preferred=5))]
+        for _ in range(20):
             await asyncio.sleep(0)
-        for _ in range(5):
+        assert sorted(order) == ["a1", "b1"] and access.busy
+        access.slots.admin_max = 2  # the admin raises the maximum: applies to new waits
+        late = asyncio.create_task(job("alice", "a3"))
+        for _ in range(20):
             await asyncio.sleep(0)
-        assert order == ["a"] and access.busy  # limit 1: b waits
-        await access.transfers.set_limit(2)    # takes effect at once
-        while len(order) < 2:
-            await asyncio.sleep(0)
+        # the server-wide cap (3) holds whatever the per-user limits say
+        assert len(order) == 3 and access.slots.total.active == 3
         gate.set()
-        await asyncio.gather(first, second)
-        assert access.transfers.active == 0 and not access.transfers.busy
-        with pytest.raises(ValueError):
-            await access.transfers.set_limit(0)
+        await asyncio.gather(*tasks, late)
+        assert sorted(order) == ["a1", "a2", "a3", "b1"]
+        assert access.slots.total.active == 0 and not access.busy
+        assert access.slots.limit_for(5) == 2 and access.slots.limit_for(None) == 2
     finally:
         await access.close()

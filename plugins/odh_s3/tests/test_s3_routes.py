@@ -71,8 +71,12 @@ async def test_list_pages_1500_objects(odh_server: Any, sandbox_s3: Any, aio_s3:
     assert pages == 4
     assert seen == [f"{key_prefix}obj-{i:05d}" for i in range(1500)]
     assert prefixes == [f"{key_prefix}sub/"]
-    first = (await odh_server.fetch(f"/api/objects/{bucket}/{b64(key_prefix)}", user="bob")).json()
-    assert len(first["objects"]) == 500 and first["isTruncated"]  # default maxKeys
+    # no paging parameters (the stock UI): the whole folder, in order, one answer
+    whole = await odh_server.fetch(f"/api/objects/{bucket}/{b64(key_prefix)}", user="bob")
+    first = whole.json()
+    assert [o["Key"] for o in first["objects"]] == seen and not first["isTruncated"]
+    assert [p["Prefix"] for p in first["prefixes"]] == prefixes
+    assert first["nextContinuationToken"] is None and first["prefix"] == key_prefix
     o = first["objects"][0]
     assert {"Key", "LastModified", "Size"} <= set(o) and o["LastModified"].endswith("Z")
     big = (await odh_server.fetch(f"/api/objects/{bucket}/{b64(key_prefix)}?maxKeys=2000",

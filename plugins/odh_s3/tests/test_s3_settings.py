@@ -1,6 +1,8 @@
-"""Settings: admin-only writes, masking, persistence (Secret + ConfigMap), no secret leaks."""
+"""Settings: admins change the shared ones, users their own; masking, persistence (Secret +
+ConfigMap), no secret leaks."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -14,22 +16,55 @@ from odh_core.testing import eventually
 SECRET = "sUp3r-s3cret-V4lue-xyz"
 
 
-async def test_non_admin_writes_are_403(odh_server: Any) -> None:
-    for path, body in (("/api/settings/s3", {"region": "eu-west-1"}),
-                       ("/api/settings/max-concurrent-transfers", {"maxConcurrentTransfers": 3}),
-                       ("/api/settings/proxy", {"httpProxy": "http://proxy:3128"})):
+async def test_non_admins_change_only_their_own(odh_server: Any, sandbox_s3: Any,
+                                                clean_users: None) -> None:
+    for path, body in (("/api/settings/proxy", {"httpProxy": "http://proxy:3128"}),):
         resp = await odh_server.fetch(path, "PUT", user="alice", json=body)
         assert resp.status == 403, path
         assert set(resp.json()) >= {"error", "message"}
-    for path in ("/api/settings/test-s3", "/api/settings/test-proxy"):
-        assert (await odh_server.fetch(path, "POST", user="bob", json={})).status == 403
-    # reads are fine for everyone
-    got = await odh_server.fetch("/api/settings/max-concurrent-transfers", user="alice")
-    assert got.status == 200 and got.json()["maxConcurrentTransfers"] >= 1
+    assert (await odh_server.fetch("/api/settings/test-proxy", "POST", user="bob",
+                                   json={})).status == 403
+    access = odh_server.app.service("s3.access")
+    shared_before = access.connection
+    # alice's S3 settings are hers: the shared ones are untouched, bob sees none of hers
+    resp = await odh_server.fetch("/api/settings/s3", "PUT", user="alice", json={
+        "accessKeyId": "alice-key", "secretAccessKey": SECRET, "region": "eu-west-1",
+        "endpoint": sandbox_s3.endpoint, "defaultBucket": "alice-own"})
+    assert resp.status == 200, resp.text
+    assert resp.json()["settings"] == {"accessKeyId": "alice-key", "secretAccessKey": "********",
+                                       "region": "eu-west-1", "endpoint": sandbox_s3.endpoint,
+                                       "defaultBucket": "alice-own"}
+    assert access.connection == shared_before
+    assert (await odh_server.fetch("/api/settings/s3", user="bob")).json()["settings"][
+        "accessKeyId"] == ""
+    assert (await odh_server.fetch("/api/settings/s3", user="admin")).json()["settings"][
+        "accessKeyId"] == sandbox_s3.access_key
+    # an endpoint no admin allowed: refused, nothing saved
+    bad = await odh_server.fetch("/api/settings/s3", "PUT", user="alice",
+                                 json={"endpoint": "http://169.254.169.254/"})
+    assert bad.status == 400 and bad.json()["error"] == "EndpointNotAllowed"
+    got = (await odh_server.fetch("/api/settings/s3", user="alice")).json()["settings"]
+    assert got["endpoint"] == sandbox_s3.endpoint and SECRET not in json.dumps(got)
+    # bob has nothing to test; alice tests hers (the mask: her saved secret)
+    assert (await odh_server.fetch("/api/settings/test-s3", "POST", user="bob",
+                                   json={})).status == 400
+    ok = await odh_server.fetch("/api/settings/test-s3", "POST", user="alice",
+                                json={**got, "defaultBucket": ""})
+    assert ok.status == 200, ok.text
+    # transfers: each user's own value, at most the admin's maximum (2 by default)
+    over = await odh_server.fetch("/api/settings/max-concurrent-transfers", "PUT", user="alice",
+                                  json={"maxConcurrentTransfers": 3})
+    assert over.status == 400 and "at most 2" in over.json()["message"]
+    one = await odh_server.fetch("/api/settings/max-concurrent-transfers", "PUT", user="alice",
+                                 json={"maxConcurrentTransfers": 1})
+    assert one.json()["maxConcurrentTransfers"] == 1
+    assert (await odh_server.fetch("/api/settings/max-concurrent-transfers", user="bob")
+            ).json()["maxConcurrentTransfers"] == 2
+    assert access.slots.admin_max == 2
 
 
 async def test_secret_masked_persisted_and_never_leaked(
-        odh_server: Any, sandbox_s3: Any, s3_plugin_config: dict[str, Any],
+        odh_server: Any, sandbox_s3: Any, s3_plugin_config: dict[str, Any], clean_users: None,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     bodies: list[str] = []
@@ -39,7 +74,7 @@ async def test_secret_masked_persisted_and_never_leaked(
         bodies.append(resp.text + json.dumps(dict(resp.headers)))
         return resp
 
-    view = (await call("/api/settings/s3", user="alice")).json()["settings"]
+    view = (await call("/api/settings/s3", user="admin")).json()["settings"]
     assert set(view) == {"accessKeyId", "secretAccessKey", "region", "endpoint", "defaultBucket"}
     assert view["secretAccessKey"] == "********" and view["endpoint"] == sandbox_s3.endpoint
     # an endpoint nobody listens on: test-s3 answers 502 JSON, stored settings untouched
@@ -92,11 +127,15 @@ async def test_secret_masked_persisted_and_never_leaked(
     resp = await call("/api/settings/max-concurrent-transfers", "PUT", user="admin",
                       json={"maxConcurrentTransfers": 7})
     assert resp.json()["maxConcurrentTransfers"] == 7 and access.transfers.limit == 7
-    # disclaimer: any user may answer it
+    # disclaimer: each user answers it for themselves
     assert (await call("/api/disclaimer", user="bob")).json() == {
         "disclaimer": {"status": "unknown"}}
     resp = await call("/api/disclaimer", "PUT", user="bob", json={"status": "accepted"})
     assert resp.json()["disclaimer"] == {"status": "accepted"}
+    assert (await call("/api/disclaimer", user="bob")).json()["disclaimer"]["status"] == \
+        "accepted"
+    assert (await call("/api/disclaimer", user="alice")).json()["disclaimer"]["status"] == \
+        "unknown"
     for text in bodies:
         assert SECRET not in text and sandbox_s3.secret_key not in text
     for record in caplog.records:
@@ -110,9 +149,15 @@ async def test_other_replica_sees_changes(odh_server: Any, odh_config: dict[str,
     from odh_core.testing import build_settings, start_server
 
     other_cfg = json.loads(json.dumps(odh_config))
-    other_cfg["plugins"]["s3"]["settings_ttl"] = 0.2
+    # no TTL: only the watch can tell the other replica
+    other_cfg["plugins"]["s3"]["settings_ttl"] = 10_000
     other = await start_server(build_settings(other_cfg, ["s3"]), tokens=tokens)
     try:
+        store = other.app.plugin("s3").settings.store
+        await eventually(lambda: _watching(other), "the settings watches open")
+        idle_reads = store.reads
+        await asyncio.sleep(1.5)
+        assert store.reads == idle_reads  # idle: no polling
         resp = await odh_server.fetch("/api/settings/max-concurrent-transfers", "PUT",
                                       user="admin", json={"maxConcurrentTransfers": 5})
         assert resp.status == 200
@@ -122,5 +167,10 @@ async def test_other_replica_sees_changes(odh_server: Any, odh_config: dict[str,
 
         await eventually(seen, "the other replica seeing the new limit")
         assert other.app.service("s3.access").transfers.limit == 5
+        assert store.reads > idle_reads
     finally:
         await other.close()
+
+
+async def _watching(server: Any) -> bool:
+    return all(w.active for w in server.app.plugin("s3").settings.watches)
