@@ -97,6 +97,12 @@ class Route:
     envelope: bool = False
     # OpenAPI tag (defaults to the plugin's name).
     tag: str | None = None
+    # The one host name (`Host` header, without port, any case) this route is served on; None:
+    # every host. Lets several frontends each own `/` of their origin on one port.
+    host: str | None = None
+    # True: the route yields to another plugin's route with the same pattern and host (a
+    # frontend without a configured build) instead of being refused as a duplicate.
+    fallback: bool = False
 
 
 @dataclass
