@@ -12,7 +12,7 @@
   immutable`; fonts and images one day; everything else, index.html included, `no-cache`
   (revalidated with the ETag, so an unchanged ODH-TEC bundle is a 304, not 2.5 MB).
 - SPA fallback: a path naming no file answers index.html, whatever dots it holds (a deep link
-  like `/objects/my.bucket.with.dots`), unless it is clearly a missing asset: under a directory
+  like `/objects/my.bucket.with.dots`), unless it is clearly a missing asset: under a top directory
   the build has (`/images/x.png`, `/locales/en/x.json`), or a top-level name with a content hash
   or a script/style/font/image extension. Those, and the API prefixes, are JSON 404s.
 - Each frontend sends its own Content-Security-Policy (what that stock build needs) on its
@@ -134,8 +134,8 @@ class Frontend:
         parts = rel.split("/")
         if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
             return False  # never a file of the build: the shell answers, nothing is read
-        if len(parts) > 1:  # under a directory the build has: /images/x.png, /locales/en/x
-            return self.root is not None and os.path.isdir(os.path.join(self.root, *parts[:-1]))
+        if len(parts) > 1:  # under a top directory the build has: /images/x, /locales/de/x
+            return self.root is not None and os.path.isdir(os.path.join(self.root, parts[0]))
         name = parts[0]
         return bool(HASHED.search(name)) or os.path.splitext(name)[1].lower() in ASSET_EXTENSIONS
 
@@ -199,13 +199,6 @@ class FrontendHandler(BaseHandler, tornado.web.StaticFileHandler):
         self.frontend = frontend
         self._gz: bytes | None = None
         super().initialize(path=frontend.root or "")
-        self.set_default_headers()  # the first run (in __init__) came before `frontend`
-
-    def set_default_headers(self) -> None:
-        super().set_default_headers()
-        fe = getattr(self, "frontend", None)
-        if fe is not None and fe.csp and self.odh.settings.server.security_headers.enabled:
-            self._headers["Content-Security-Policy"] = fe.csp
 
     def prepare(self) -> Any:  # type: ignore[override]
         # Unknown API paths: the core's JSON 404, before any identity work (what the core's
@@ -224,6 +217,9 @@ class FrontendHandler(BaseHandler, tornado.web.StaticFileHandler):
     async def get(self, path: str = "", include_body: bool = True) -> None:
         fe = self.frontend
         rel = path.lstrip("/")
+        # Set here, not in set_default_headers: an error clears the headers and answers JSON
+        # with the API's strict policy.
+        self._set_page_policy(fe.csp)
         if fe.root is None:
             if rel or fe.no_build_page is None:
                 raise ApiError(404, f"no route for {self.request.method} {self.request.path} "
