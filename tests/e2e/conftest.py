@@ -14,6 +14,7 @@ Helpers here:
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +121,24 @@ class OdhProcess:
     def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
 
+    def api(self, path: str, method: str = "GET", body: Any = None, *,
+            headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Any]:
+        """One JSON call to the server, outside the browser (to seed or read back state):
+        (status, parsed body or raw text). Without a token, dev auth acts as the dev user."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url(path), data=data, method=method, headers={
+            **({"Content-Type": "application/json"} if data is not None else {}),
+            **(headers or {})})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-20000:] if self.log_path else ""
 
@@ -162,6 +182,17 @@ class PageWatch:
     def unexpected(self, allow: Callable[[int, str, str], bool] = lambda *_: False
                    ) -> list[tuple[int, str, str]]:
         return [f for f in self.failed if not allow(*f)]
+
+    def problems(self, allow: Callable[[int, str, str], bool] = lambda *_: False,
+                 console_allow: Callable[[str], bool] = lambda _: False) -> list[str]:
+        """Everything a user would call broken, minus what the flow expects: responses >= 400
+        not allowed, page errors, console errors not allowed (a browser logs each failed load
+        as a console error too: those are judged above, by status, and dropped here)."""
+        out = [f"HTTP {s} {m} {u}" for s, m, u in self.unexpected(allow)]
+        out += [f"page error: {e}" for e in self.page_errors]
+        out += [f"console: {c}" for c in self.console_errors if not console_allow(c)
+                and not c.startswith("Failed to load resource: the server responded")]
+        return out
 
     def clear(self) -> None:
         self.failed.clear()
