@@ -8,9 +8,13 @@ Chromium is not installed, the whole directory is skipped and says why.
 Helpers here:
 - `OdhProcess` / `odh_process`: start odh-core with a config dict (deep-merged over sandbox
   defaults) and optional `--dev`; `url(host=...)` builds a URL for a host name. Host names
-  under `.localhost` resolve to loopback in Chromium without any DNS.
+  under `.localhost` resolve to loopback in Chromium without any DNS (each frontend may own
+  one: `plugins.s3.host: tec.localhost`). `api(path, method, body)` is one JSON call outside
+  the browser, to seed or read back state. Start one per module (a module-scoped fixture),
+  not per test: the factory is session-scoped and stops them all at the end.
 - `browser`: one Chromium per session; `new_page(...)` gives a page with a `PageWatch`
-  recording every response >= 400, page errors and console errors.
+  recording every response >= 400, page errors and console errors; `watch.problems(allow)`
+  lists what a user would call broken minus what the flow expects.
 """
 from __future__ import annotations
 

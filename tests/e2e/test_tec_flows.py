@@ -11,8 +11,9 @@ error and no console error.
 The file preview loads the Monaco editor from cdn.jsdelivr.net, which this machine cannot
 reach. The page's real CSP still decides whether the browser may request it (a blocked load
 never reaches the network): the test intercepts requests to that CDN path in the browser and
-answers them from a local copy of the same monaco-editor 0.43.0 package (npm's tarball, cached
-under ~/.cache/odh-core-e2e; `ODH_MONACO_DIR` points elsewhere). So the preview is checked
+answers them from a local copy of the same monaco-editor 0.43.0 package (npm's tarball, checked
+against its published integrity, cached under ~/.cache/odh-core-e2e; `ODH_MONACO_DIR` points
+elsewhere). So the preview is checked
 end to end: CSP, the view route's bytes, and the text shown in the editor.
 """
 from __future__ import annotations
@@ -66,10 +67,40 @@ def s3(tec: OdhProcess) -> Any:
                         config=Config(retries={"max_attempts": 2}))
 
 
+# npm's published integrity of monaco-editor-0.43.0.tgz: whatever fetched it, the bytes must
+# be these.
+MONACO_INTEGRITY = ("sha512-cnoqwQi/9fml2Szamv1XbSJieGJ1Dc8tENVMD26Kcfl7xGQWp7OBKMjlwKVGYFJ3/"
+                    "AXJjSOGvcqK7Ry/j9BM1Q==")
+MONACO_TARBALL = f"https://registry.npmjs.org/monaco-editor/-/monaco-editor-{MONACO_VERSION}.tgz"
+
+
+def fetch_monaco_tarball(work: Path) -> Path | None:
+    """The package tarball from the npm registry: with npm when installed, else by its
+    registry URL (CI images without Node); None when neither works."""
+    npm = shutil.which("npm")
+    try:
+        if npm is not None:
+            subprocess.run([npm, "pack", f"monaco-editor@{MONACO_VERSION}", "--silent"],
+                           cwd=work, check=True, timeout=180, capture_output=True)
+            return next(work.glob("monaco-editor-*.tgz"))
+        import urllib.request
+
+        tgz = work / f"monaco-editor-{MONACO_VERSION}.tgz"
+        with urllib.request.urlopen(MONACO_TARBALL, timeout=120) as resp, open(tgz, "wb") as fh:
+            shutil.copyfileobj(resp, fh)
+        return tgz
+    except (OSError, subprocess.SubprocessError, StopIteration):
+        return None
+
+
+def integrity(path: Path) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+
+
 @pytest.fixture(scope="session")
 def monaco_vs(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
     """monaco-editor 0.43.0's `min/vs` (the files the CDN serves), or None when it cannot be
-    had (no npm, no registry)."""
+    had (no registry)."""
     given = os.environ.get("ODH_MONACO_DIR")
     if given:
         return Path(given)
@@ -77,16 +108,10 @@ def monaco_vs(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
     vs = cache / f"monaco-editor-{MONACO_VERSION}" / "min" / "vs"
     if (vs / "loader.js").is_file():
         return vs
-    npm = shutil.which("npm")
-    if npm is None:
+    tgz = fetch_monaco_tarball(tmp_path_factory.mktemp("monaco"))
+    if tgz is None:
         return None
-    work = tmp_path_factory.mktemp("monaco")
-    try:
-        subprocess.run([npm, "pack", f"monaco-editor@{MONACO_VERSION}", "--silent"], cwd=work,
-                       check=True, timeout=180, capture_output=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    tgz = next(work.glob("monaco-editor-*.tgz"))
+    assert integrity(tgz) == MONACO_INTEGRITY, "the monaco-editor tarball is not npm's"
     target = cache / f"monaco-editor-{MONACO_VERSION}"
     with tarfile.open(tgz) as tar:
         members = [m for m in tar.getmembers() if m.name.startswith("package/min/vs/")
@@ -360,8 +385,8 @@ def test_preview_shows_the_file_in_the_cdn_editor(ui, s3, monaco_vs) -> None:
         page.wait_for_timeout(100)
     assert all(u.startswith(MONACO_CDN) for u in cdn), cdn
     if monaco_vs is None:
-        pytest.fail("monaco-editor 0.43.0 could not be fetched (npm pack): the CSP check "
-                    "passed, the editor was not checked; set ODH_MONACO_DIR")
+        pytest.fail("monaco-editor 0.43.0 could not be fetched from the npm registry: the CSP "
+                    "check passed, the editor was not checked; set ODH_MONACO_DIR")
     editor = dialog.locator(".monaco-editor .view-lines")
     editor.wait_for(timeout=30_000)
     assert "preview from odh-core" in editor.inner_text().replace("\u00a0", " ")
