@@ -33,7 +33,7 @@ import mimetypes
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import tornado.web
 
@@ -96,6 +96,9 @@ class Frontend:
     `root` None: no build configured; the frontend then answers `no_build_page` at `/` (when
     given) and JSON 404s elsewhere. `render_index(text) -> text` rewrites index.html on every
     render (the dashboard fills its remotes block there)."""
+
+    # What a configured host name may be: a DNS name, no port, no scheme, no pattern.
+    HOST_PATTERN: ClassVar[str] = r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$"
 
     name: str
     root: str | None

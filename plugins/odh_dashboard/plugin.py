@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from odh_core import Plugin, PluginConfig, Route, hookimpl
+from odh_core import Frontend, Plugin, PluginConfig, Route, hookimpl
 
 from .dashconfig import DashboardConfigStore
 from .defaults import OLD_BACKEND_FORCED_FLAGS
@@ -39,9 +39,11 @@ class DashboardConfig(PluginConfig):
         description="Directory of a built dashboard frontend (holding index.html) served at "
         "`/`; unset: `/` answers a page saying no build is configured.")
     host: str | None = Field(
-        None, description="Host name (without port) the dashboard frontend is served on, so "
-        "another frontend (plugins.s3.static_dir) can own the root of its own host on the same "
-        "port; unset: every host not claimed by another frontend. The API is on every host.")
+        None, pattern=Frontend.HOST_PATTERN, description="Host name (without port) the "
+        "dashboard frontend is served on, so another frontend (plugins.s3.static_dir) can own "
+        "the root of its own host on the same port (the Host header as received; oauth-proxy "
+        "passes it on); unset: every host not claimed by another frontend. The API is on "
+        "every host.")
     content_security_policy: str | None = Field(None, description=CSP_DOC)
     segment_key_enabled: bool = Field(
         True, description="false: /api/segment-key answers an empty key whatever the cluster "

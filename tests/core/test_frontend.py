@@ -184,3 +184,11 @@ def test_builds_on_different_hosts_do_not_clash(tmp_path):
     app = App(settings)
     assert sorted(r.host for _, r in app.routes if r.pattern == "/(.*)") == [
         "odh.example.com", "tec.example.com"]
+
+
+@pytest.mark.parametrize("host", ["tec.localhost:8080", "https://tec.example.com", ".*",
+                                  "tec example"])
+def test_a_host_is_a_plain_host_name(host):
+    with pytest.raises(Exception, match="host"):
+        App(build_settings({"sandbox": {"mode": "off"}, "plugins": {"s3": {"host": host}}},
+                           ["s3"]))
