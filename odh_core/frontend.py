@@ -130,7 +130,12 @@ class Frontend:
                for p in parts):
             return None
         path = os.path.join(self.root, *parts)
-        return path if os.path.isfile(path) else None
+        if not os.path.isfile(path):
+            return None
+        # A symlink leading out of the build is not one of its files (StaticFileHandler would
+        # refuse it too, but nothing outside may even be read for compression).
+        root, real = os.path.realpath(self.root), os.path.realpath(path)
+        return path if os.path.commonpath([root, real]) == root else None
 
     def is_missing_asset(self, rel: str) -> bool:
         """A path naming no file that is still clearly a file of the build, not a route."""

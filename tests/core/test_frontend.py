@@ -192,3 +192,18 @@ def test_a_host_is_a_plain_host_name(host):
     with pytest.raises(Exception, match="host"):
         App(build_settings({"sandbox": {"mode": "off"}, "plugins": {"s3": {"host": host}}},
                            ["s3"]))
+
+
+class TestSymlinkOut:
+    @pytest.fixture
+    def odh_config(self, odh_base_config, tec_dir, tmp_path):
+        (tmp_path / "secret.js").write_text("const secret = 'outside the build';" * 100)
+        (tec_dir / "leak.js").symlink_to(tmp_path / "secret.js")
+        return configure(odh_base_config, s3={"static_dir": str(tec_dir)})
+
+    async def test_a_symlink_out_of_the_build_is_not_served(self, odh_server):
+        resp = await odh_server.fetch("/leak.js")
+        assert resp.status == 404 and b"outside the build" not in resp.body
+        frontend = next(r.kwargs["frontend"] for _, r in odh_server.app.routes
+                        if r.pattern == "/(.*)" and r.kwargs["frontend"].root)
+        assert not frontend._gzipped
