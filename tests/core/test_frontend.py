@@ -15,10 +15,12 @@ from odh_core.testing import build_settings
 
 DASH_INDEX = """<!doctype html><html><head><title>Open Data Hub</title>
 <script id="mf-remotes-json" type="application/json"><?- mfRemotesJson ?></script>
-<script defer src="/app.a73db48e6250f323.js"></script></head><body><div id="root"></div></body></html>
+<script defer src="/app.a73db48e6250f323.js"></script></head>
+<body><div id="root"></div></body></html>
 """
 TEC_INDEX = """<!doctype html><html><head><title>ODH-TEC</title><base href="/">
-<script defer="defer" src="/main.bundle.js"></script></head><body><div id="root"></div></body></html>
+<script defer="defer" src="/main.bundle.js"></script></head>
+<body><div id="root"></div></body></html>
 """
 BUNDLE = ("/* the bundle */\n" + "console.log('ODH-TEC says hello');\n" * 4000).encode()
 TEC_HOST = "tec.localhost"
@@ -174,7 +176,8 @@ def test_two_builds_on_one_host_fail_with_a_clear_message(sandbox_kube, tmp_path
             App(settings)
         msg = str(err.value)
         assert "route '/(.*)'" in msg and "already registered" in msg
-        assert "own host name" in msg and "plugins.s3.host" in msg and "plugins.dashboard.host" in msg
+        assert "own host name" in msg
+        assert "plugins.s3.host" in msg and "plugins.dashboard.host" in msg
 
 
 def test_builds_on_different_hosts_do_not_clash(tmp_path):

@@ -46,7 +46,7 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-# -- the module's server, S3 behind it, the monaco package ---------------------------------------
+# -- the module's server, S3 behind it, the monaco package ----------------------------------------
 @pytest.fixture(scope="module")
 def tec(odh_process: Callable[..., OdhProcess]) -> OdhProcess:
     return odh_process({"plugins": {"s3": {"static_dir": str(TEC_DIR)}}}, dev=True)
@@ -193,7 +193,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# -- buckets, deep links ---------------------------------------------------------------------------
+# -- buckets, deep links --------------------------------------------------------------------------
 def test_buckets_list_create_and_deep_link_with_dots(ui, s3) -> None:
     page, watch = ui("/buckets")
     table = page.get_by_role("grid", name="Buckets list").or_(
@@ -221,7 +221,7 @@ def test_buckets_list_create_and_deep_link_with_dots(ui, s3) -> None:
     assert not watch.problems(), watch.problems()
 
 
-# -- folders ------------------------------------------------------------------------------------------
+# -- folders --------------------------------------------------------------------------------------
 def test_folders_navigation(ui, s3) -> None:
     page, watch = ui(f"/objects/{BUCKET}")
     page.locator("button[aria-label='bucket-name']", has_text=BUCKET).wait_for()
@@ -350,7 +350,7 @@ def test_upload_cancel_leaves_nothing(ui, s3, tmp_path) -> None:
     assert not watch.problems(), watch.problems()
 
 
-# -- preview -------------------------------------------------------------------------------------------
+# -- preview --------------------------------------------------------------------------------------
 def test_preview_shows_the_file_in_the_cdn_editor(ui, s3, monaco_vs) -> None:
     text = "def hello():\n    return 'preview from odh-core'\n"
     s3.put_object(Bucket=BUCKET, Key="preview/hello.py", Body=text.encode())
@@ -394,7 +394,7 @@ def test_preview_shows_the_file_in_the_cdn_editor(ui, s3, monaco_vs) -> None:
     assert not watch.problems(), watch.problems()
 
 
-# -- delete ------------------------------------------------------------------------------------------
+# -- delete ---------------------------------------------------------------------------------------
 def test_delete_folder_keeps_its_sibling_then_delete_file(ui, s3) -> None:
     for key in ("sib/data/a.txt", "sib/data/deeper/b.txt", "sib/data2.csv", "sib/database.txt"):
         s3.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
@@ -427,7 +427,7 @@ def test_delete_folder_keeps_its_sibling_then_delete_file(ui, s3) -> None:
     assert not watch.problems(), watch.problems()
 
 
-# -- settings -----------------------------------------------------------------------------------------
+# -- settings -------------------------------------------------------------------------------------
 def test_settings_pages(ui, s3) -> None:
     page, watch = ui("/settings")
     s3_tab = page.get_by_role("tabpanel", name="S3 settings")
@@ -452,7 +452,7 @@ def test_settings_pages(ui, s3) -> None:
     assert not watch.problems(), watch.problems()
 
 
-# -- Hugging Face import --------------------------------------------------------------------------------
+# -- Hugging Face import --------------------------------------------------------------------------
 def test_hf_import_shows_progress_to_the_end(ui, s3) -> None:
     # COMPAT.md §2 / issue 17: the UI opens import-model-progress before it starts the import;
     # the stream must carry that import's files and end when it ends, so the modal shows each
