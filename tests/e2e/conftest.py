@@ -12,7 +12,7 @@ Helpers here:
   one: `plugins.s3.host: tec.localhost`). `api(path, method, body)` is one JSON call outside
   the browser, to seed or read back state. Start one per module (a module-scoped fixture),
   not per test: the factory is session-scoped and stops them all at the end.
-- `browser`: one Chromium per session; `new_page(...)` gives a page with a `PageWatch`
+- `browser`: one Chromium per test module; `new_page(...)` gives a page with a `PageWatch`
   recording every response >= 400, page errors and console errors; `watch.problems(allow)`
   lists what a user would call broken minus what the flow expects.
 """
@@ -204,8 +204,11 @@ class PageWatch:
         self.console_errors.clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Per module, not per session: while playwright's sync API is started, its event loop
+    # counts as running in this thread, and every async test collected after tests/e2e
+    # (tests/fuzz, plugins/...) would fail with "cannot be called from a running event loop".
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()
