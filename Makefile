@@ -14,8 +14,18 @@ $(STAMP): pyproject.toml constraints.txt contrib/odh-plugin-example/pyproject.to
 
 install: $(STAMP)
 
+# The built stock frontends, when at hand (../shared/frontends, or FRONTENDS=dir): the dashboard
+# at http://localhost:8080, ODH-TEC at http://tec.localhost:8080 (browsers resolve *.localhost
+# to loopback); each owns the root of its own host name, the API is on both.
+FRONTENDS ?= ../shared/frontends
+TEC_HOST ?= tec.localhost
+RUN_ENV := $(if $(wildcard $(FRONTENDS)/odh-dashboard/index.html),\
+  ODH_PLUGINS__DASHBOARD__STATIC_DIR=$(abspath $(FRONTENDS)/odh-dashboard)) \
+  $(if $(wildcard $(FRONTENDS)/odh-tec/index.html),\
+  ODH_PLUGINS__S3__STATIC_DIR=$(abspath $(FRONTENDS)/odh-tec) ODH_PLUGINS__S3__HOST=$(TEC_HOST))
+
 run: $(STAMP)
-	$(VENV)/bin/odh-core serve --sandbox --dev
+	$(RUN_ENV) $(VENV)/bin/odh-core serve --sandbox --dev
 
 # The browser suite (tests/e2e) drives Debian's Chromium; installed here when missing and when
 # this user may (root, as in CI). Without it the suite skips and says why.

@@ -6,6 +6,7 @@ This module is the whole public API a plugin may import; plugins import nothing 
 from .auth import Identity
 from .config import Settings
 from .errors import ApiError
+from .frontend import Frontend, FrontendHandler, csp_header
 from .hookspecs import hookimpl
 from .kube import SERVICE_ACCOUNT, KubeClient, KubeError, KubeUnavailable
 from .proxy import ProxyHandler, Upstream, check_proxy_path
@@ -17,9 +18,9 @@ from .web import BaseHandler, BaseWebSocketHandler, allow_anonymous, requires, u
 
 __all__ = [
     "ApiError", "BaseHandler", "BaseWebSocketHandler", "CircuitBreaker", "EventStream",
-    "HeaderPolicy", "HealthCheck", "Identity", "KubeClient", "KubeError", "KubeUnavailable",
-    "Plugin", "PluginConfig", "PluginContext", "ProxyHandler", "ResilientProxyHandler",
-    "RetryPolicy", "Route", "SERVICE_ACCOUNT", "Settings", "Target", "TargetRegistry",
-    "TargetSettings", "Upstream", "allow_anonymous", "check_proxy_path", "hookimpl", "requires",
-    "service_url", "utc_now",
+    "Frontend", "FrontendHandler", "HeaderPolicy", "HealthCheck", "Identity", "KubeClient",
+    "KubeError", "KubeUnavailable", "Plugin", "PluginConfig", "PluginContext", "ProxyHandler",
+    "ResilientProxyHandler", "RetryPolicy", "Route", "SERVICE_ACCOUNT", "Settings", "Target",
+    "TargetRegistry", "TargetSettings", "Upstream", "allow_anonymous", "check_proxy_path",
+    "csp_header", "hookimpl", "requires", "service_url", "utc_now",
 ]

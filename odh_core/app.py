@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 import secrets
 import time
 from typing import Any, Iterable, Sequence
@@ -118,7 +119,7 @@ class App:
     # -- routes -------------------------------------------------------------------------------
     def _collect_routes(self) -> list[tuple[str, Route]]:
         routes: list[tuple[str, Route]] = []
-        seen: dict[str, str] = {}
+        seen: dict[tuple[str | None, str], tuple[str, Route]] = {}
         for impl in self.pm.hook.register_routes.get_hookimpls():  # load order
             result = impl.function(app=self) if "app" in impl.argnames else impl.function()
             if inspect.isawaitable(result):
@@ -135,11 +136,17 @@ class App:
                         f"plugin {impl.plugin_name!r}: route {route.pattern!r} uses "
                         f"{route.handler!r}, which does not derive from odh_core.BaseHandler or "
                         "odh_core.BaseWebSocketHandler")
-                if route.pattern in seen:
-                    raise loader.PluginLoadError(
-                        f"plugin {impl.plugin_name!r}: route {route.pattern!r} is already "
-                        f"registered by plugin {seen[route.pattern]!r}")
-                seen[route.pattern] = impl.plugin_name
+                if route.host is not None:
+                    route.host = route.host.lower()
+                key = (route.host, route.pattern)
+                if key in seen:
+                    other_name, other = seen[key]
+                    if route.fallback:
+                        continue  # a frontend without a build yields to the configured one
+                    if not other.fallback:
+                        raise loader.PluginLoadError(_clash(impl.plugin_name, route, other_name))
+                    routes.remove((other_name, other))
+                seen[key] = (impl.plugin_name, route)
                 routes.append((impl.plugin_name, route))
         routes.sort(key=lambda pr: pr[1].order)  # stable: plugin order within one order value
         for name, info in self.plugins.items():
@@ -156,16 +163,23 @@ class App:
     def _build_tornado(self) -> tornado.web.Application:
         from .builtin.core_routes import NotFoundHandler
 
-        handlers = []
-        for plugin_name, route in self.routes:
-            kwargs = dict(route.kwargs, odh_app=self, odh_plugin=self.plugin(plugin_name)
-                          or self.plugins[plugin_name].instance, odh_plugin_name=plugin_name,
-                          odh_route=route.pattern,
-                          odh_state_changing_get=route.state_changing_get)
-            handlers.append(tornado.web.url(route.pattern, route.handler, kwargs,
-                                            name=route.name))
-        return tornado.web.Application(
-            handlers, default_handler_class=NotFoundHandler,
+        def handlers(host: str | None) -> list[tornado.web.URLSpec]:
+            # A host's own routes, then every-host routes it does not shadow, in route order.
+            own = {r.pattern for _, r in self.routes if host is not None and r.host == host}
+            out = []
+            for plugin_name, route in self.routes:
+                if route.host != host and (route.host is not None or route.pattern in own):
+                    continue
+                kwargs = dict(route.kwargs, odh_app=self, odh_plugin=self.plugin(plugin_name)
+                              or self.plugins[plugin_name].instance, odh_plugin_name=plugin_name,
+                              odh_route=route.pattern,
+                              odh_state_changing_get=route.state_changing_get)
+                out.append(tornado.web.url(route.pattern, route.handler, kwargs,
+                                           name=route.name))
+            return out
+
+        app = tornado.web.Application(
+            [], default_handler_class=NotFoundHandler,
             default_handler_args={"odh_app": self, "odh_plugin_name": "core"},
             log_function=make_log_function(self.metrics, self.settings.logging.access_log,
                                            self._request_finished),
@@ -173,6 +187,11 @@ class App:
             websocket_ping_timeout=self.settings.server.websocket_ping_timeout,
             cookie_secret=self.cookie_secret, xsrf_cookies=False, compress_response=False,
             autoreload=False, serve_traceback=False)
+        # Host rules are tried in the order added, before the catch-all ".*$" added last.
+        for host in sorted({r.host for _, r in self.routes if r.host is not None}):
+            app.add_handlers(re.escape(host) + "$", handlers(host))
+        app.add_handlers(".*$", handlers(None))
+        return app
 
     # -- hooks --------------------------------------------------------------------------------
     async def call_hook(self, name: str, **kwargs: Any) -> list[Any]:
@@ -376,3 +395,14 @@ class App:
                 log.warning("grace period over with %d requests in flight", self.inflight)
         for ws in list(self.websockets):
             ws.close(1001, "server shutting down")
+
+
+def _clash(plugin: str, route: Route, other: str) -> str:
+    where = f"host {route.host!r}" if route.host else "every host"
+    msg = (f"plugin {plugin!r}: route {route.pattern!r} on {where} is already registered by "
+           f"plugin {other!r}")
+    if route.pattern == r"/(.*)":  # two frontends want the root of the same origin
+        msg += (f"; both serve a frontend at the root of {where}: give one its own host name "
+                f"(plugins.{plugin}.host or plugins.{other}.host)")
+    return msg
+

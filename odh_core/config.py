@@ -26,8 +26,9 @@ class SecurityHeadersConfig(_Model):
     referrer_policy: str = Field("same-origin", description="Referrer-Policy.")
     content_security_policy: str = Field(
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "frame-ancestors 'none'", description="Content-Security-Policy for HTML pages served "
-        "(the dashboard shell, the API page).")
+        "frame-ancestors 'none'", description="Content-Security-Policy of the API and the core's "
+        "own pages (the API page). A served frontend sends its own instead, what that build "
+        "needs: plugins.dashboard.content_security_policy, plugins.s3.content_security_policy.")
     hsts_seconds: int = Field(31536000, description="Strict-Transport-Security max-age when "
                               "the request came over TLS (0: never).")
 

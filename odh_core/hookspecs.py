@@ -34,7 +34,8 @@ def register_routes(app: "App") -> "list[Route]":
     Called once while the application is built, before the event loop serves anything. Each
     `Route` names a URL pattern (Tornado regex syntax, anchored) and a handler class derived from
     `odh_core.BaseHandler` or `odh_core.BaseWebSocketHandler`; the core refuses any other class
-    and refuses a pattern that another plugin (or the core) already registered. Handlers are
+    and refuses a pattern that another plugin (or the core) already registered for the same
+    host (`Route.host`; a `Route.fallback` yields instead: `odh_core.Frontend`). Handlers are
     denied to callers without an identity unless the method is marked `@allow_anonymous`.
     Must be synchronous.
     """

@@ -100,6 +100,12 @@ class Route:
     # True: GET on this route changes state (an old frontend calls it as GET). A browser's
     # cross-site GET is then refused like any cross-site POST/PUT/PATCH/DELETE (CSRF).
     state_changing_get: bool = False
+    # The one host name (`Host` header, without port, any case) this route is served on; None:
+    # every host. Lets several frontends each own `/` of their origin on one port.
+    host: str | None = None
+    # True: the route yields to another plugin's route with the same pattern and host (a
+    # frontend without a configured build) instead of being refused as a duplicate.
+    fallback: bool = False
 
 
 @dataclass

@@ -330,18 +330,24 @@ class SegmentKeyHandler(BootHandler):
         Service account, any signed-in user: a public analytics write key (the browser's
         analytics script sends it with every event); the old backend sent it to everyone.
         This is the only Secret content odh-core returns."""
-        cfg = self.plugin.config
-        caches = self.caches()
-        key = ""
-        if cfg.segment_key_enabled:
-            switch = await caches.get(caches.config_maps, cfg.segment_key_configmap,
-                                      caches.namespace)
-            value = str(((switch or {}).get("data") or {}).get("segmentKeyEnabled", "true"))
-            if value.strip().lower() != "false":
-                key = decode_segment_key(await caches.get(
-                    caches.segment_secret, cfg.segment_key_secret, caches.namespace))
+        self.caches()  # 503 without a cluster
+        key = await current_segment_key(self.plugin)
         self.set_header("Cache-Control", "no-store")
         self.write_json({"segmentKey": key})
+
+
+async def current_segment_key(plugin: Any) -> str:
+    """The segment key in force ("" when off or none); the shell's CSP follows it too."""
+    cfg = plugin.config
+    caches = getattr(plugin, "boot_caches", None)
+    if caches is None or not cfg.segment_key_enabled:
+        return ""
+    switch = await caches.get(caches.config_maps, cfg.segment_key_configmap, caches.namespace)
+    value = str(((switch or {}).get("data") or {}).get("segmentKeyEnabled", "true"))
+    if value.strip().lower() == "false":
+        return ""
+    return decode_segment_key(await caches.get(caches.segment_secret, cfg.segment_key_secret,
+                                               caches.namespace))
 
 
 def boot_routes() -> list[Route]:

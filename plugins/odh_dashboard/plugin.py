@@ -6,10 +6,11 @@ from typing import Any
 
 from pydantic import Field
 
-from odh_core import Plugin, PluginConfig, Route, hookimpl
+from odh_core import Frontend, Plugin, PluginConfig, Route, hookimpl
 
 from .dashconfig import DashboardConfigStore
 from .defaults import OLD_BACKEND_FORCED_FLAGS
+from .shell import CSP_DOC
 from .status import ClusterInfo
 
 
@@ -37,6 +38,13 @@ class DashboardConfig(PluginConfig):
         default_factory=lambda: os.environ.get("ODH_DASHBOARD_STATIC_DIR") or None,
         description="Directory of a built dashboard frontend (holding index.html) served at "
         "`/`; unset: `/` answers a page saying no build is configured.")
+    host: str | None = Field(
+        None, pattern=Frontend.HOST_PATTERN, description="Host name (without port) the "
+        "dashboard frontend is served on, so another frontend (plugins.s3.static_dir) can own "
+        "the root of its own host on the same port (the Host header as received; oauth-proxy "
+        "passes it on); unset: every host not claimed by another frontend. The API is on "
+        "every host.")
+    content_security_policy: str | None = Field(None, description=CSP_DOC)
     segment_key_enabled: bool = Field(
         True, description="false: /api/segment-key answers an empty key whatever the cluster "
         "holds.")
@@ -120,7 +128,7 @@ class DashboardPlugin(Plugin):
                   description="Create a RoleBinding, as the user."),
             Route(r"/api/rolebindings/([^/]+)/([^/]+)", RoleBindingHandler,
                   description="Read a RoleBinding, as the user."),
-            *boot_routes(), *shell_routes(),  # boot.py, shell.py
+            *boot_routes(), *shell_routes(self),  # boot.py, shell.py
             *settings_routes(),  # connection_types, templates, model_registry, notebooks
             *nim_routes(), *apps_routes(), *featurestore_routes(), *ray_routes(),
         ]

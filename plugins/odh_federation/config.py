@@ -41,6 +41,10 @@ def _env_config() -> str | None:
     return os.environ.get("MODULE_FEDERATION_CONFIG") or None
 
 
+def _development() -> bool:
+    return os.environ.get("APP_ENV") == "development"
+
+
 def _default_ca() -> str | None:
     return SERVICE_CA if os.path.exists(SERVICE_CA) else None
 
@@ -57,8 +61,9 @@ class FederationConfig(PluginConfig):
                                    "config_file.")
     namespace: str | None = Field(None, description="Namespace of services that name none; "
                                   "default: kubernetes.dashboard_namespace.")
-    use_local: bool = Field(False, description="Development: use each target's localService "
-                            "(`local`) host/port instead of the in-cluster address.")
+    use_local: bool = Field(default_factory=_development, description="Development: use each "
+                            "target's localService host/port instead of the in-cluster address; "
+                            "default: true when env APP_ENV=development, as the Node backend.")
     proxy_prefixes: list[str] = Field(default_factory=list, description="Path families to route "
                                       "for proxyService paths of modules added at run time "
                                       "(those of modules configured at start are routed "

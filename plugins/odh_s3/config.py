@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from odh_core import PluginConfig
+from odh_core import Frontend, PluginConfig
 
+from .static import CSP_DOC as TEC_CSP_DOC
 from .multipart import DEFAULT_IN_FLIGHT, DEFAULT_PART_SIZE, MAX_OBJECT_SIZE, MIN_PART_SIZE
 
 
@@ -93,6 +94,12 @@ class S3Config(PluginConfig):
                                  "waits for its upload to start before it ends with an error.")
     static_dir: str | None = Field(None, description="Serve this directory (the ODH-TEC UI "
                                    "build) same-origin with an SPA fallback; None: no UI.")
+    host: str | None = Field(
+        None, pattern=Frontend.HOST_PATTERN, description="Host name (without port) the ODH-TEC "
+        "UI is served on, e.g. tec.example.com, so it owns the root of its own origin next to "
+        "the dashboard's build on the same port (the Host header as received); unset: every "
+        "host not claimed by another frontend. The API is on every host.")
+    content_security_policy: str | None = Field(None, description=TEC_CSP_DOC)
     settings_store: Literal["auto", "kube", "file"] = Field(
         "auto", description="Where run-time settings changes persist: kube (Secret + ConfigMap "
         "in the dashboard namespace), file (state_dir), auto (kube when a cluster is "

@@ -23,7 +23,7 @@ from .settings import SettingsManager
 from .settings_routes import (DisclaimerHandler, ProxySettingsHandler, S3SettingsHandler,
                               TestProxyHandler, TestS3Handler, TransfersHandler)
 from .source_routes import CurrentSourceHandler, SourcesHandler
-from .static import StaticHandler
+from .static import static_routes
 from .store import FileStore, KubeStore, SettingsStore
 from .upload import AbortUploadHandler, UploadHandler, UploadProgressHandler
 from .user_store import UserStore
@@ -134,10 +134,7 @@ class S3Plugin(Plugin):
                              description="Idle-culler contract (under NB_PREFIX)."),
                        Route(rf"{nb_prefix}/api/terminals", TerminalsHandler,
                              description="Idle-culler contract (under NB_PREFIX).")]
-        if self.config.static_dir:
-            routes.append(Route(r"/(.*)", StaticHandler, {"root": self.config.static_dir},
-                                description="The ODH-TEC UI with SPA fallback.", order=10_000))
-        return routes
+        return routes + static_routes(self.config)
 
     @hookimpl
     def register_health_checks(self) -> list[HealthCheck]:

@@ -1,61 +1,50 @@
-"""Serve a built single-page UI (the ODH-TEC frontend) same-origin, with an SPA fallback."""
+"""The ODH-TEC frontend build, served by the core's `Frontend` at the root of its origin.
+
+ODH-TEC calls `window.location.origin + '/api'`, so it needs `/` of an origin: with the
+dashboard's build configured too, give one of them its own host name (`plugins.s3.host`).
+Files, caching, compression and the SPA fallback (deep links like `/objects/my.bucket.with.dots`
+answer index.html) are the core's; the Content-Security-Policy below is ODH-TEC's own.
+"""
 from __future__ import annotations
 
-import asyncio
-import mimetypes
-import os
-import re
-from pathlib import Path
+from typing import Any
 
-from odh_core import ApiError, BaseHandler, allow_anonymous
+from odh_core import Frontend, Route, csp_header
 
-_HASHED = re.compile(r"[.\-][0-9a-f]{8,}\.(js|css|mjs|map|woff2?|ttf|png|svg|jpg|jpeg|gif|ico)$")
-_LONG = (".woff", ".woff2", ".ttf", ".otf", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico",
-         ".webp")
-API_PREFIXES = ("api/", "api", "wss/", "_mf/", "healthz", "readyz", "metrics")
-CHUNK = 256 * 1024
+# The Monaco editor ODH-TEC's file preview loads at run time (@monaco-editor/loader's default
+# `paths.vs` in the bundle: loader.js, editor.main.js/.css/.nls, the codicon font, workerMain.js).
+MONACO_CDN = "https://cdn.jsdelivr.net/npm/monaco-editor@0.43.0/min/vs/"
+TEC_CSP = csp_header({
+    "default-src": "'self'",
+    "script-src": f"'self' {MONACO_CDN}",
+    "style-src": f"'self' 'unsafe-inline' {MONACO_CDN}",
+    "img-src": "'self' data:",
+    "font-src": f"'self' data: {MONACO_CDN}",
+    "connect-src": "'self'",
+    "worker-src": "blob:",
+    "frame-ancestors": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "object-src": "'none'",
+})
+CSP_DOC = (
+    "Content-Security-Policy of the ODH-TEC pages and files (null: the policy the stock build "
+    "needs, below). default-src/connect-src 'self': the build and its /api calls (uploads, "
+    "downloads, progress streams). script-src, style-src and font-src "
+    f"{MONACO_CDN}: the file preview's Monaco editor, which the stock build loads from that CDN "
+    "path (scripts, its stylesheet and codicon font); style-src 'unsafe-inline': PatternFly and "
+    "Monaco set inline styles. worker-src blob:: Monaco starts its workers from blob: URLs "
+    "that import the CDN's workerMain.js. img-src/font-src data:: inline icons and fonts. "
+    "frame-ancestors 'none', base-uri, form-action, object-src: no framing, no base or form "
+    "hijack, no plugins. Air-gapped clusters cannot reach the CDN: the preview stays empty "
+    "there, the rest of the UI works.")
 
 
-@allow_anonymous
-class StaticHandler(BaseHandler):
-    """Files under `root`; unknown non-API paths get index.html (client-side routing)."""
-
-    def initialize(self, root: str) -> None:
-        self.root = Path(root).resolve()
-
-    async def get(self, path: str = "") -> None:
-        await self._serve(path, head=False)
-
-    async def head(self, path: str = "") -> None:
-        await self._serve(path, head=True)
-
-    async def _serve(self, path: str, head: bool) -> None:
-        rel = path.lstrip("/")
-        if rel.startswith(API_PREFIXES):
-            raise ApiError(404, "not found")
-        target = (self.root / rel).resolve() if rel else self.root / "index.html"
-        if not str(target).startswith(str(self.root) + os.sep) or not target.is_file():
-            if "." in rel.rsplit("/", 1)[-1]:
-                raise ApiError(404, "not found")  # a missing asset is a 404, not the shell
-            target = self.root / "index.html"
-            if not target.is_file():
-                raise ApiError(404, "the UI is not built (no index.html)")
-        name = target.name
-        if _HASHED.search(name):
-            self.set_header("Cache-Control", "public, max-age=31536000, immutable")
-        elif name.endswith(_LONG):
-            self.set_header("Cache-Control", "public, max-age=86400")
-        else:
-            self.set_header("Cache-Control", "no-cache")
-        self.set_header("Content-Type", mimetypes.guess_type(name)[0]
-                        or "application/octet-stream")
-        size = target.stat().st_size
-        self.set_header("Content-Length", str(size))
-        if head:
-            self.finish()
-            return
-        with target.open("rb") as fh:
-            while chunk := await asyncio.to_thread(fh.read, CHUNK):
-                self.write(chunk)
-                await self.flush()
-        self.finish()
+def static_routes(cfg: Any) -> list[Route]:
+    """The build's catch-all route, when `static_dir` is set."""
+    if not cfg.static_dir:
+        return []
+    frontend = Frontend("ODH-TEC", cfg.static_dir, host=cfg.host,
+                        csp=TEC_CSP if cfg.content_security_policy is None
+                        else cfg.content_security_policy)
+    return frontend.routes(description="The ODH-TEC UI: the build's files, SPA fallback.")

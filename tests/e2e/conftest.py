@@ -8,12 +8,17 @@ Chromium is not installed, the whole directory is skipped and says why.
 Helpers here:
 - `OdhProcess` / `odh_process`: start odh-core with a config dict (deep-merged over sandbox
   defaults) and optional `--dev`; `url(host=...)` builds a URL for a host name. Host names
-  under `.localhost` resolve to loopback in Chromium without any DNS.
-- `browser`: one Chromium per session; `new_page(...)` gives a page with a `PageWatch`
-  recording every response >= 400, page errors and console errors.
+  under `.localhost` resolve to loopback in Chromium without any DNS (each frontend may own
+  one: `plugins.s3.host: tec.localhost`). `api(path, method, body)` is one JSON call outside
+  the browser, to seed or read back state. Start one per module (a module-scoped fixture),
+  not per test: the factory is session-scoped and stops them all at the end.
+- `browser`: one Chromium per test module; `new_page(...)` gives a page with a `PageWatch`
+  recording every response >= 400, page errors and console errors; `watch.problems(allow)`
+  lists what a user would call broken minus what the flow expects.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +125,24 @@ class OdhProcess:
     def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
 
+    def api(self, path: str, method: str = "GET", body: Any = None, *,
+            headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Any]:
+        """One JSON call to the server, outside the browser (to seed or read back state):
+        (status, parsed body or raw text). Without a token, dev auth acts as the dev user."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url(path), data=data, method=method, headers={
+            **({"Content-Type": "application/json"} if data is not None else {}),
+            **(headers or {})})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-20000:] if self.log_path else ""
 
@@ -163,14 +187,28 @@ class PageWatch:
                    ) -> list[tuple[int, str, str]]:
         return [f for f in self.failed if not allow(*f)]
 
+    def problems(self, allow: Callable[[int, str, str], bool] = lambda *_: False,
+                 console_allow: Callable[[str], bool] = lambda _: False) -> list[str]:
+        """Everything a user would call broken, minus what the flow expects: responses >= 400
+        not allowed, page errors, console errors not allowed (a browser logs each failed load
+        as a console error too: those are judged above, by status, and dropped here)."""
+        out = [f"HTTP {s} {m} {u}" for s, m, u in self.unexpected(allow)]
+        out += [f"page error: {e}" for e in self.page_errors]
+        out += [f"console: {c}" for c in self.console_errors if not console_allow(c)
+                and not c.startswith("Failed to load resource: the server responded")]
+        return out
+
     def clear(self) -> None:
         self.failed.clear()
         self.page_errors.clear()
         self.console_errors.clear()
 
 
-@pytest.fixture(scope="package")  # playwright's sync API holds a running loop: it must be
-def browser() -> Iterator[Any]:     # gone before the async tests of other directories run
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Any]:
+    # Per package (tests/e2e), not per session: while playwright's sync API is started, its
+    # event loop counts as running in this thread, and every async test collected after
+    # tests/e2e (tests/fuzz, plugins/...) would fail with "cannot be called from a running loop".
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()

@@ -150,3 +150,52 @@ class TestRemotesEscaping:
         assert resp.text.count("</script>") == INDEX.count("</script>")
         assert remotes(resp.text) == [{"name": "evil</script><script>alert(1)//",
                                        "remoteEntry": "/remoteEntry.js"}]
+
+
+class TestSegmentInThePolicy:
+    """The page allows Segment's origins only while a segment key is on; the sandbox seeds
+    none, so by default nothing leaves the origin."""
+
+    @pytest.fixture
+    def odh_config(self, odh_base_config, build_dir, dash_ns):
+        return {**odh_base_config,
+                "kubernetes": {**odh_base_config["kubernetes"], "dashboard_namespace": dash_ns},
+                "plugins": {"dashboard": {"static_dir": str(build_dir)}}}
+
+    async def test_segment_origins_follow_the_key(self, odh_server, admin_kube, dash_ns):
+        import asyncio
+        import base64
+
+        from odh_core.testing import eventually
+
+        async def policy(path: str = "/") -> str:
+            return (await odh_server.fetch(path)).headers["Content-Security-Policy"]
+
+        assert (await odh_server.fetch("/api/segment-key", user="alice")).json() == {
+            "segmentKey": ""}
+        csp = await policy()
+        assert "'unsafe-eval'" in csp and "console.redhat.com" not in csp
+        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "odh-segment-key"},
+                  "type": "Opaque", "data": {"segmentKey": base64.b64encode(b"k1").decode()}}
+        status, body = await asyncio.to_thread(
+            admin_kube.sync, "POST", f"/api/v1/namespaces/{dash_ns}/secrets", secret)
+        assert status == 201, body
+        try:
+            csp = await eventually(lambda: _with_segment(policy()), "Segment in the CSP")
+            assert "script-src 'self' 'unsafe-eval' https://console.redhat.com/connections/cdn/;" \
+                in csp and "connect-src 'self' https://console.redhat.com/connections/;" in csp
+            # Only the page: the build's files keep the base policy.
+            assert "console.redhat.com" not in await policy("/app.3f2a9c1b.bundle.js")
+        finally:
+            await asyncio.to_thread(admin_kube.sync, "DELETE",
+                                    f"/api/v1/namespaces/{dash_ns}/secrets/odh-segment-key")
+        await eventually(lambda: _without_segment(policy()), "Segment gone from the CSP")
+
+
+async def _with_segment(csp: Any) -> str | None:
+    value = await csp
+    return value if "console.redhat.com" in value else None
+
+
+async def _without_segment(csp: Any) -> bool:
+    return "console.redhat.com" not in await csp

@@ -199,3 +199,24 @@ async def test_env_flat_schema_and_service_template(monkeypatch):
             {"name": "modelRegistry", "remoteEntry": "/remoteEntry.js"}]
     finally:
         await server.close()
+
+
+@pytest.mark.parametrize("app_env,use_local", [("development", True), ("production", False)])
+async def test_app_env_development_alone_uses_local_service(monkeypatch, app_env, use_local):
+    # The Node backend's development mode proxied to each module's localService; APP_ENV alone
+    # must do that here too (no plugins.federation.use_local needed).
+    monkeypatch.setenv("APP_ENV", app_env)
+    monkeypatch.setenv("MODULE_FEDERATION_CONFIG", json.dumps([
+        {"name": "modelRegistry", "backend": {
+            "remoteEntry": "/remoteEntry.js", "service": {"name": "odh-dashboard", "port": 8043},
+            "localService": {"host": "127.0.0.1", "port": 9102}}}]))
+    settings = build_settings({"sandbox": {"mode": "off"},
+                               "plugins": {"federation": {"ca_file": None}}}, ["federation"],
+                              [static_identities({})])
+    server = await start_server(settings, [static_identities({})])
+    try:
+        target = server.app.plugin("federation").registry.get("modelRegistry/assets")
+        assert target.base_url == ("http://127.0.0.1:9102" if use_local else
+                                   "http://odh-dashboard.opendatahub.svc.cluster.local:8043")
+    finally:
+        await server.close()
