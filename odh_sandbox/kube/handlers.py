@@ -185,7 +185,10 @@ class KubeHandler(KubeRequest):
         self.set_status(code)
         if content_type == JSON_CT and code < 400 and self._prefers_protobuf() \
                 and isinstance(obj, dict):
-            encoded = protobuf.encode_object(obj)
+            try:
+                encoded = protobuf.encode_object(obj)
+            except (protobuf.ProtobufError, ValueError, TypeError):
+                encoded = None  # a stored value protobuf cannot carry: JSON is acceptable too
             if encoded is not None:
                 self.set_header("Content-Type", protobuf.PROTOBUF_CT)
                 self.finish(encoded)

@@ -308,7 +308,17 @@ def decode_message(tbl: Table, msg: str, buf: bytes) -> Any:
 
 
 def decode_object(body: bytes) -> dict[str, Any]:
-    """The JSON form of a protobuf-encoded object (envelope included)."""
+    """The JSON form of a protobuf-encoded object (envelope included); ProtobufError for
+    anything malformed."""
+    try:
+        return _decode_object(body)
+    except ProtobufError:
+        raise
+    except (ValueError, KeyError, TypeError, struct.error, RecursionError) as e:
+        raise ProtobufError(f"malformed message: {type(e).__name__}") from None
+
+
+def _decode_object(body: bytes) -> dict[str, Any]:
     if not body.startswith(MAGIC):
         raise ProtobufError("missing k8s protobuf magic")
     api_version = kind = ""

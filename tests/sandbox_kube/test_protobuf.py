@@ -67,3 +67,20 @@ def test_inline_structs_are_the_parents_fields() -> None:
     body = protobuf.encode_object(ing)
     assert body is not None
     assert protobuf.decode_object(body) == ing
+
+
+def test_values_protobuf_cannot_carry_are_refused_not_mangled() -> None:
+    bad = dict(DEPLOYMENT, metadata=dict(DEPLOYMENT["metadata"], creationTimestamp="yesterday"))
+    with pytest.raises(protobuf.ProtobufError):
+        protobuf.encode_object(bad)
+
+
+def test_malformed_bodies_are_protobuf_errors() -> None:
+    tm = protobuf._enc_bytes(1, b"v1") + protobuf._enc_bytes(2, b"ConfigMap")
+    for raw in (protobuf._enc_bytes(1, b"\xff\xfe"),                   # name: not UTF-8
+                protobuf._enc_bytes(1, protobuf._enc_bytes(1, b"\xff")),  # metadata.name
+                b"\x0a\x01",                                           # truncated
+                protobuf._key(1, 0) + b"\x01"):                        # metadata as a varint
+        with pytest.raises(protobuf.ProtobufError):
+            protobuf.decode_object(protobuf.MAGIC + protobuf._enc_bytes(1, tm)
+                                   + protobuf._enc_bytes(2, raw))

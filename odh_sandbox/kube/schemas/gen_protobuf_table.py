@@ -6,7 +6,7 @@ and keeps, for the closure of messages reachable from ROOTS, each field's number
 label (single, repeated, map, or inline), type and whether a zero value of it is left out of
 JSON. go-to-protobuf writes a non-pointer field whether zero or not, and a pointer field when
 set (zero or not): the Go struct in the same package's types.go says which the field is
-(`Replicas *int32 \`json:"replicas,omitempty" protobuf:"varint,1,..."\``), so a zero is
+(Replicas *int32 with tag json:"replicas,omitempty" protobuf:"varint,1,..."), so a zero is
 dropped exactly when the field is a non-pointer with `omitempty`, as encoding/json drops it. A Go struct embedded with `json:",inline"` (Volume's VolumeSource, IngressRule's
 IngressRuleValue) is a field of its own in protobuf but not in JSON: the kube-apiserver
 OpenAPI document (the one gen_openapi_table.py reads) tells them apart, as the message's
