@@ -345,6 +345,27 @@ async def test_a_client_leaving_before_upstream_headers_is_a_quiet_499(
     assert access and " 499 " in access[-1].getMessage()
 
 
+async def test_shutdown_with_a_call_waiting_on_upstream_is_quiet(
+        odh_base_config, sandbox_kube, tokens, caplog):
+    """SIGTERM's path: drain (grace over), close every connection, stop; the pass-through call
+    still waiting for the API server's headers ends as a client departure, not an error."""
+    ns = f"sigterm-{uuid.uuid4().hex[:6]}"
+    sandbox_kube.faults.add_latency(3, path_regex=f"/namespaces/{ns}/", times=1)
+    settings = build_settings({**odh_base_config, "server": {
+        **odh_base_config["server"], "grace_period": 0.2}}, ["k8s"])
+    test = await start_server(settings, tokens=tokens)
+    caplog.set_level(logging.INFO)
+    pending = asyncio.ensure_future(test.fetch(
+        f"/api/k8s/api/v1/namespaces/{ns}/configmaps?watch=true", user="alice"))
+    await eventually(lambda: sandbox_kube.requests.count("GET", f"/namespaces/{ns}/"),
+                     "the request to reach the API server")
+    await test.close()
+    with pytest.raises(Exception):  # the connection was closed under the client
+        await pending
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
 # -- item 14: the document lists only methods a route answers; 405 says what is allowed ---------
 async def test_405_lists_the_allowed_methods(odh_server):
     resp = await odh_server.fetch("/api/featurestores/ns/fs/api/v1/projects", "POST",
