@@ -22,6 +22,7 @@ import yaml
 from .authn import TokenAuthenticator
 from .faults import FaultInjector
 from .handlers import KubeHandler
+from . import lifecycle
 from .logs import LogStore
 from .ops import Api
 from .rbac import SA_PREFIX, Authorizer
@@ -97,6 +98,7 @@ class SandboxKubeServer:
         self.state_dir: Path | None = None
 
         self.store = Store()
+        lifecycle.install(self.store)
         self.api = Api(self.store)
         self.authn = TokenAuthenticator(self.store)
         self.authz = Authorizer(self.store)

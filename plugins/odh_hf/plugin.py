@@ -1,7 +1,8 @@
 """The hf plugin: routes, startup (hub client, token store, jobs) and shutdown.
 
-Needs the s3 plugin: imports write through its published `app.service("s3.access")` (its
-client, its multipart writer, its server-wide transfer limiter), never through a copy.
+Needs the s3 plugin (its `app.service("s3.access")` resolves where an import writes, and its
+server-wide transfer limiter bounds this replica's transfers) and a Kubernetes API server:
+import jobs are ImportJob objects (see jobs.py).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .config import DEFAULT_ENDPOINT, HfConfig
 from .handlers import (CompatImportHandler, CompatProgressHandler, HfSettingsHandler,
                        HfTestHandler, ImportEventsHandler, ImportHandler, ImportsHandler)
 from .hub import HubClient, HubSettings
+from .cluster import Cluster
 from .jobs import JobManager
 from .token_store import TokenStore
 from .transfer import TransferSettings, TransferStats
@@ -34,6 +36,7 @@ class HfPlugin(Plugin):
     jobs: JobManager
     token_store: TokenStore
     stats: TransferStats
+    cli = False
 
     @hookimpl
     def register_routes(self) -> list[Route]:
@@ -85,13 +88,21 @@ class HfPlugin(Plugin):
         self.token_store = self._token_store(app, cfg)
         self.stats = TransferStats(gauge=self.ctx.metrics.gauge(
             "odh_hf_transfers_in_flight", "Hugging Face file imports holding a transfer slot."))
+        namespace = cfg.jobs_namespace or app.settings.kubernetes.dashboard_namespace
         self.jobs = JobManager(
-            self.hub, _LazyAccess(self), self.token_store.get,
+            app, self.hub, Cluster(app.kube, namespace), cfg,
             TransferSettings(chunk_size=cfg.chunk_size, retries=cfg.retries,
                              backoff=cfg.backoff, backoff_max=cfg.backoff_max,
-                             parts_in_flight=cfg.parts_in_flight),
-            self.stats, keep=cfg.max_jobs_kept)
-        self.log.info("Hugging Face hub: %s", endpoint)
+                             parts_in_flight=cfg.parts_in_flight, part_size=cfg.part_size),
+            self.stats, slot=self._slot)
+        if not self.cli:  # a command (hf import) runs only its own job
+            self.jobs.open()
+        self.log.info("Hugging Face hub: %s; import jobs: ImportJobs in %s (replica %s)",
+                      endpoint, namespace, self.jobs.identity)
+
+    def _slot(self) -> Any:
+        """One of the s3 plugin's server-wide transfer slots (shared with uploads)."""
+        return self.access.transfers.slot()
 
     def _token_store(self, app: Any, cfg: HfConfig) -> TokenStore:
         default = cfg.token.get_secret_value() if cfg.token else None
@@ -109,7 +120,9 @@ class HfPlugin(Plugin):
     async def shutdown(self, app: Any) -> None:
         jobs = getattr(self, "jobs", None)
         if jobs is not None:
-            await jobs.close()  # aborts in-flight multipart uploads while S3 is still up
+            # Hands running jobs back: status saved, Lease released, uploads kept open for
+            # the replica that takes over.
+            await jobs.close(timeout=max(1.0, app.settings.server.shutdown_timeout - 1))
         hub = getattr(self, "hub", None)
         if hub is not None:
             await hub.close()
@@ -119,13 +132,3 @@ class HfPlugin(Plugin):
         from .cli import add_commands
 
         add_commands(self, subparsers)
-
-
-class _LazyAccess:
-    """Forwards to the current `s3.access` so start order between plugins does not matter."""
-
-    def __init__(self, plugin: HfPlugin):
-        self._plugin = plugin
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._plugin.access, name)
