@@ -131,8 +131,8 @@ class Worker:
         spec, old = self.obj["spec"], self.obj.get("status") or {}
         self.files = {f["path"]: FileProgress.restore(f, (old.get("files") or {}).get(
             f["path"])) for f in spec.get("files") or []}
-        takeovers = int(old.get("takeovers") or 0) + (1 if old.get("phase") == "Running"
-                                                      or old.get("holder") else 0)
+        # Any earlier run (handed back, or its replica died) makes this one a takeover.
+        takeovers = int(old.get("takeovers") or 0) + (1 if old.get("startTime") else 0)
         self.writer = StatusWriter(self.cluster, self.name, self.status, self.status_interval)
         creds = await (self.credentials() if self.credentials is not None
                        else self.cluster.read_secret(spec["destination"]["secretName"]))

@@ -84,9 +84,10 @@ async def running_past(http: aiohttp.ClientSession, rep: Replica, job_id: str,
     return await wait_for(check, f"{loaded} bytes of {BIG} in the status", timeout=60)
 
 
-async def finished(http: aiohttp.ClientSession, rep: Replica, job_id: str) -> dict[str, Any]:
+async def finished(http: aiohttp.ClientSession, rep: Replica, job_id: str,
+                   user: str = "alice") -> dict[str, Any]:
     async def check() -> dict[str, Any] | None:
-        job = await rep.job(http, job_id)
+        job = await rep.job(http, job_id, user)
         return job if job["status"] in ("completed", "failed", "cancelled") else None
     return await wait_for(check, "the job to end", timeout=90, every=0.3)
 
@@ -139,6 +140,7 @@ async def test_the_other_replica_finishes_a_job_byte_exact(
     assert victim is not None, live["holder"]
     other = pair[1] if victim is pair[0] else pair[0]
     key = f"{prefix}{REPO}/{BIG}"
+    before = len(replicas_model.requests)  # a stopped holder starts no request after this
     if how == "sigkill":
         await asyncio.to_thread(victim.kill)
     else:
@@ -152,7 +154,6 @@ async def test_the_other_replica_finishes_a_job_byte_exact(
                                    UploadId=uploads[0]["UploadId"])
     kept_parts = len(kept.get("Parts") or [])
     assert kept_parts >= 2
-    before = len(replicas_model.requests)
     final = await finished(http, other, job["id"])
     assert final["status"] == "completed", final
     assert final["takeovers"] >= 1 and holder_of(final, pair) is None
@@ -182,7 +183,7 @@ async def test_odh_tec_progress_stream_waits_for_the_import_it_started(
     status, _ = await a.call(http, "GET", path, user="bob")
     assert status == 200
     old = (await a.call(http, "GET", "/api/hf/imports", user="bob"))[1]["data"][0]
-    await finished(http, a, old["id"])  # bob has a finished import from before
+    await finished(http, a, old["id"], user="bob")  # bob has a finished import from before
     replicas_model.faults.slow(rf"{REPO}/{BIG}", bytes_per_second=16 * MiB, on="cdn")
     events: list[Any] = []
 
