@@ -5,7 +5,8 @@ the files, and a test fails when a file starts using the service account without
 listed here. `NS` stands for the dashboard namespace (kubernetes.dashboard_namespace), `MR`
 for the model registries namespace (plugins.dashboard.model_registries_namespace) and `NB` for
 the Jupyter tile's notebook namespace (the OdhDashboardConfig's
-spec.notebookController.notebookNamespace, else the dashboard namespace).
+spec.notebookController.notebookNamespace, else the dashboard namespace), `IM` for the
+imports namespace (plugins.hf.jobs_namespace).
 
 `HELD` lists permissions the code never calls but must hold because it writes a Role or
 RoleBinding granting them: Kubernetes lets a subject without `escalate`/`bind` create a Role,
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 NS = "<dashboard-namespace>"
 MR = "<model-registries-namespace>"
 NB = "<notebook-namespace>"
+IM = "<imports-namespace>"
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,15 @@ CALLS = [
     *[Call("hf", v, "", "secrets", NS, n)
       for v, n in (("get", "odh-core-hf-token"), ("patch", "odh-core-hf-token"),
                    ("create", None))],
+    # hf: cluster.py, lease.py (ImportJobs, their Secrets and Leases, the Job executor)
+    *[Call("hf", v, "odh-core.opendatahub.io", "importjobs", IM, why="import jobs")
+      for v in ("get", "list", "watch", "create", "patch", "delete")],
+    Call("hf", "patch", "odh-core.opendatahub.io", "importjobs/status", IM, why="progress"),
+    *[Call("hf", v, "coordination.k8s.io", "leases", IM, "hf-import-0123456789abcdef",
+           "one worker per job") for v in ("get", "create", "update")],
+    *[Call("hf", v, "", "secrets", IM, "hf-import-0123456789abcdef", "the job's credentials")
+      for v in ("get", "create", "delete")],
+    Call("hf", "create", "batch", "jobs", IM, why="the Job executor"),
 ]
 
 # Held, not called: what the Roles odh-core writes (or binds) grant. notebooks.py's per-user
@@ -210,6 +221,12 @@ DENIED = [
     Call("-", "list", "kubeflow.org", "notebooks", "alice-project"),
     Call("-", "get", "config.openshift.io", "clusterversions", None, "other"),
     Call("-", "delete", "opendatahub.io", "odhdashboardconfigs", NS, "odh-dashboard-config"),
+    # Imports: nothing outside their own namespace, no Secret listing there either.
+    Call("-", "list", "", "secrets", IM),
+    Call("-", "get", "", "secrets", NS, "hf-import-0123456789abcdef"),
+    Call("-", "create", "odh-core.opendatahub.io", "importjobs", "alice-project"),
+    Call("-", "update", "coordination.k8s.io", "leases", NS, "some-lease"),
+    Call("-", "delete", "batch", "jobs", IM, "hf-import-0123456789abcdef"),
 ]
 
 # Files that use SERVICE_ACCOUNT (a test keeps this in step with the code).
@@ -232,4 +249,5 @@ SOURCES = {
     "plugins/odh_dashboard/notebooks.py": "dashboard (notebook namespace)",
     "plugins/odh_s3/store.py": "s3",
     "plugins/odh_hf/token_store.py": "hf",
+    "plugins/odh_hf/cluster.py": "hf (imports namespace)",
 }
