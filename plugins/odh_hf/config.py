@@ -91,8 +91,6 @@ class HfConfig(PluginConfig):
                            "Job executor's pods (the odh-core image).")
     job_service_account: str = Field("odh-core-import", description="Service account of the "
                                      "Job executor's pods.")
-    job_config_map: str = Field("odh-core", description="ConfigMap holding odh.yaml for the "
-                                "Job executor's pods.")
     job_resources: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {"requests": {"cpu": "500m", "memory": "256Mi"},
                                  "limits": {"memory": "1Gi"}},

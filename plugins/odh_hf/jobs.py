@@ -28,7 +28,7 @@ from odh_core import ApiError, Identity, KubeError, KubeUnavailable
 from . import destination, validate
 from .cluster import Cluster, JobWatch
 from .config import HfConfig
-from .executor import render_job
+from .executor import pod_env, render_job
 from .hub import HubClient, ModelInfo
 from .lease import LeaseKeeper, LeaseLost
 from .resource import API_VERSION, KIND, MANAGED_BY, Job, micro_time, name_for, owner_reference
@@ -170,7 +170,8 @@ class JobManager:
                 await self.cluster.create_batch_job(render_job(
                     created, image=self.cfg.job_image,
                     service_account=self.cfg.job_service_account,
-                    config_map=self.cfg.job_config_map, resources=self.cfg.job_resources))
+                    env=pod_env(self.cfg, self.cluster.namespace),
+                    resources=self.cfg.job_resources))
         except BaseException:
             await self.cluster.delete_job(name)  # its Secret goes with it
             raise
