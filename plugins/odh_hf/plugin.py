@@ -38,6 +38,20 @@ class HfPlugin(Plugin):
     stats: TransferStats
     cli = False
 
+    def __init__(self, ctx: Any):
+        super().__init__(ctx)
+        metrics = ctx.metrics
+        self.stats = TransferStats(
+            gauge=metrics.gauge("odh_hf_transfers_in_flight",
+                                "Hugging Face file imports holding a transfer slot."),
+            downloaded=metrics.counter("odh_hf_downloaded_bytes_total",
+                                       "Bytes this replica received from the hub for imports "
+                                       "(a takeover's re-download shows here)."))
+        self.status_writes = metrics.counter(
+            "odh_hf_status_writes_total", "ImportJob status writes this replica sent to the "
+                                          "API server (at most one per job per "
+                                          "plugins.hf.status_interval).")
+
     @hookimpl
     def register_routes(self) -> list[Route]:
         return [
@@ -86,11 +100,9 @@ class HfPlugin(Plugin):
             max_redirects=cfg.max_redirects))
         await self.hub.start()
         self.token_store = self._token_store(app, cfg)
-        self.stats = TransferStats(gauge=self.ctx.metrics.gauge(
-            "odh_hf_transfers_in_flight", "Hugging Face file imports holding a transfer slot."))
         namespace = cfg.jobs_namespace or app.settings.kubernetes.dashboard_namespace
         self.jobs = JobManager(
-            app, self.hub, Cluster(app.kube, namespace), cfg,
+            app, self.hub, Cluster(app.kube, namespace, self.status_writes), cfg,
             TransferSettings(chunk_size=cfg.chunk_size, retries=cfg.retries,
                              backoff=cfg.backoff, backoff_max=cfg.backoff_max,
                              parts_in_flight=cfg.parts_in_flight, part_size=cfg.part_size),

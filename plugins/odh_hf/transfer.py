@@ -50,6 +50,12 @@ class TransferStats:
     files_skipped: int = 0
     bytes_transferred: int = 0
     gauge: Any = None
+    downloaded: Any = None  # a Prometheus counter of bytes received from the hub
+
+    def received(self, n: int) -> None:
+        self.bytes_transferred += n
+        if self.downloaded is not None:
+            self.downloaded.inc(n)
 
     def enter(self) -> None:
         self.in_flight += 1
@@ -394,7 +400,7 @@ class Transfer:
                 received += len(chunk)
                 self._received = received
                 f.bytes = received
-                self.stats.bytes_transferred += len(chunk)
+                self.stats.received(len(chunk))
 
 
 def _describe(exc: BaseException) -> str:
