@@ -75,16 +75,22 @@ class StatusWriter:
             log.warning("status of %s not written: %s", self.name, exc.message)
             self._dirty.set()
 
-    async def close(self, final: bool = True) -> None:
-        """Stop; with `final`, write what is pending (respecting the interval)."""
+    async def close(self, final: bool = True, attempts: int = 3) -> bool:
+        """Stop; with `final`, write what is pending (respecting the interval). True when
+        that last write reached the API server."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if final:
+        if not final:
+            return True
+        for _ in range(attempts):
             wait = self._last + self.interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             await self._write()
+            if not self._dirty.is_set():
+                return True
+        return False
 
 
 @dataclass
@@ -108,6 +114,7 @@ class Worker:
     message: str | None = None
     files: dict[str, FileProgress] = field(default_factory=dict)
     writer: StatusWriter | None = None
+    finishing: bool = False
     _task: asyncio.Task[None] | None = None
 
     @property
@@ -125,7 +132,10 @@ class Worker:
         return st
 
     def stop(self, reason: str) -> None:
-        if self._task is not None and not self._task.done() and self.reason is None:
+        """Cancel (a user's cancel) or hand back (SIGTERM, Lease lost); ignored once the job
+        is finishing: its final status and cleanup must not be cut in half."""
+        if self._task is not None and not self._task.done() and self.reason is None \
+                and not self.finishing:
             self.reason = reason
             self._task.cancel()
 
@@ -141,7 +151,12 @@ class Worker:
         creds = await (self.credentials() if self.credentials is not None
                        else self.cluster.read_secret(spec["destination"]["secretName"]))
         if creds is None:
-            self.phase, self.message = "Failed", "the job's credentials Secret is gone"
+            if all(f.done for f in self.files.values()):
+                # Finished before (its final status was lost): nothing left to do.
+                failed = [f for f in self.files.values() if f.state == "failed"]
+                self.phase = "Failed" if failed else "Completed"
+            else:
+                self.phase, self.message = "Failed", "the job's credentials Secret is gone"
             await self.writer.close()
             return self.phase
         start = {"phase": "Running", "holder": self.identity, "takeovers": takeovers}
@@ -159,16 +174,26 @@ class Worker:
                 self.phase = "Failed" if failed else "Completed"
                 self.message = f"{len(failed)} of {len(self.files)} file(s) failed" \
                     if failed else None
+                self.finishing = True
             except asyncio.CancelledError:
                 if self.reason == HANDOVER:
                     self.phase = "Pending"
                     await asyncio.shield(self.writer.close())
                     return self.phase
+                self.finishing = True
                 self.phase, self.message = "Cancelled", "cancelled"
                 for f in self.files.values():
                     if not f.done:
                         f.state, f.error = "cancelled", "the import was cancelled"
-            await asyncio.shield(self._finish(s3))
+            # Not cut by a shutdown: the S3 client and the API client stay open until the
+            # final status is written (or the attempt failed).
+            finish = asyncio.ensure_future(self._finish(s3))
+            while not finish.done():
+                try:
+                    await asyncio.shield(finish)
+                except asyncio.CancelledError:
+                    continue
+            finish.result()
         return self.phase
 
     async def _files(self, s3: Any, token: str | None) -> None:
@@ -210,8 +235,10 @@ class Worker:
             await abort_uploads(s3, bucket, f.key)
             f.upload_id = None
         assert self.writer is not None
-        await self.writer.close()
-        await self.cluster.delete_secret(self.obj["spec"]["destination"]["secretName"])
+        if await self.writer.close():
+            # Only once the final status is stored: a replica that took the job over
+            # without it would find no credentials.
+            await self.cluster.delete_secret(self.obj["spec"]["destination"]["secretName"])
         log.info("import %s %s: %s", self.name, self.phase,
                  {p: f.state for p, f in self.files.items()})
 
