@@ -18,6 +18,8 @@ from typing import Any, AsyncIterator
 import aiohttp
 import yaml
 
+from hf_testkit import parse_sse
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -114,16 +116,8 @@ class Replica:
         async with http.get(self.url + path, headers=self.headers(user),
                             timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             assert resp.status == 200, await resp.text()
-            name, data = None, []
-            async for raw in resp.content:
-                line = raw.decode().rstrip("\n")
-                if line.startswith("event: "):
-                    name = line[7:]
-                elif line.startswith("data: "):
-                    data.append(line[6:])
-                elif line == "" and data:
-                    yield name, json.loads("\n".join(data))
-                    name, data = None, []
+            async for event in parse_sse(resp.content):
+                yield event
 
 
 async def wait_for(check: Any, what: str, timeout: float = 60, every: float = 0.1) -> Any:
