@@ -124,6 +124,8 @@ class JobWatch:
         self.version = 0
         self._changed = asyncio.Event()
         self._ready = asyncio.Event()
+        self._failed = asyncio.Event()  # the last list failed (and nothing listed yet)
+        self.failure = ""
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -135,11 +137,23 @@ class JobWatch:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def ready(self, timeout: float = 10.0) -> None:
+        """Until the first list arrived; a 503 at once while listing fails (RBAC, no CRD)."""
+        if self._ready.is_set():
+            return
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._ready, self._failed)]
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except asyncio.TimeoutError:
-            raise ApiError(503, "import jobs are not available yet: the Kubernetes API "
-                           "server has not answered the ImportJob list") from None
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        if not self._ready.is_set():
+            raise ApiError(503, "import jobs are not available: the ImportJob list failed ("
+                           f"{self.failure or 'no answer yet'}); is the ImportJob CRD "
+                           "installed and odh-core allowed to read ImportJobs?")
+
+    async def listed(self) -> None:
+        """Until the first list arrived, however long listing keeps failing."""
+        await self._ready.wait()
 
     def jobs(self) -> list[Job]:
         return sorted((Job.from_object(o) for o in self.objects.values()),
@@ -186,7 +200,10 @@ class JobWatch:
             except asyncio.CancelledError:
                 raise
             except (ApiError, KubeUnavailable, OSError, ValueError) as exc:
-                log.warning("ImportJob watch: %s; retrying", getattr(exc, "message", exc))
+                self.failure = str(getattr(exc, "message", exc))[:300]
+                if not self._ready.is_set():
+                    self._failed.set()
+                log.warning("ImportJob watch: %s; retrying", self.failure)
             await asyncio.sleep(self.retry)
 
     async def _list(self) -> str:

@@ -216,7 +216,7 @@ class JobManager:
 
     # -- running ------------------------------------------------------------------------------
     async def _schedule_loop(self) -> None:
-        await self.watch.ready(timeout=3600)
+        await self.watch.listed()
         while True:
             self._kick.clear()
             try:
