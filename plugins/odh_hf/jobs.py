@@ -105,7 +105,8 @@ class JobManager:
         if schedule:
             self._loops = [asyncio.create_task(self._schedule_loop(), name="hf-scheduler"),
                            asyncio.create_task(self._renew_loop(), name="hf-lease-renewer"),
-                           asyncio.create_task(self._gc_loop(), name="hf-gc")]
+                           asyncio.create_task(self._gc_loop(), name="hf-gc"),
+                           asyncio.create_task(self._drain_loop(), name="hf-drain")]
 
     async def close(self, timeout: float = 10.0) -> None:
         """Hand every running job back (status saved, Lease released), then stop."""
@@ -121,6 +122,15 @@ class JobManager:
             for task in pending:
                 task.cancel()
         await self.watch.close()
+
+    async def _drain_loop(self) -> None:
+        """Hand jobs back as soon as the server starts draining (SIGTERM), not after the
+        drain: the grace period is for requests, the jobs can move on at once."""
+        while not getattr(self.app, "draining", False):
+            await asyncio.sleep(0.5)
+        self.draining = True
+        for worker in list(self.workers.values()):
+            worker.stop(HANDOVER)
 
     def kick(self) -> None:
         self._kick.set()

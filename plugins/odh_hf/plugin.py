@@ -100,6 +100,10 @@ class HfPlugin(Plugin):
             max_redirects=cfg.max_redirects))
         await self.hub.start()
         self.token_store = self._token_store(app, cfg)
+        if not app.has_kube:
+            raise ApiError(503, "the hf plugin keeps import jobs as ImportJob objects in the "
+                           "cluster: it needs a Kubernetes API server (kubernetes.host, "
+                           "in-cluster config, or sandbox.mode auto/on)")
         namespace = cfg.jobs_namespace or app.settings.kubernetes.dashboard_namespace
         self.jobs = JobManager(
             app, self.hub, Cluster(app.kube, namespace, self.status_writes), cfg,
