@@ -27,7 +27,17 @@ class _HfHandler(BaseHandler):
         return self.plugin
 
     async def _start(self, req: ImportRequest, via: str) -> Job:
-        return await self.hf.jobs.start(self, req, self.identity.username, via=via)
+        """Start an import; the caller's unfinished imports (on any replica) count against
+        their concurrent-stream limit."""
+        user = self.identity.username
+        limits = self.odh.limits.cfg
+        if limits.concurrent_streams and not (limits.exempt_admins and await self.is_admin()):
+            await self.hf.jobs.watch.ready()
+            running = sum(1 for j in self.hf.jobs.watch.jobs() if j.owner == user and not j.done)
+            if running >= limits.concurrent_streams:
+                raise ApiError(429, f"too many imports running ({running}); wait for one to "
+                               "end or cancel one", headers={"Retry-After": "5"})
+        return await self.hf.jobs.start(self, req, user, via=via)
 
     async def _job(self, job_id: str) -> Job:
         return await self.hf.jobs.get(job_id, self.identity, await self.is_admin())

@@ -33,7 +33,7 @@ from .hub import HubClient, ModelInfo
 from .lease import LeaseKeeper, LeaseLost
 from .resource import API_VERSION, KIND, MANAGED_BY, Job, micro_time, name_for, owner_reference
 from .transfer import TransferSettings, TransferStats
-from .worker import CANCEL, HANDOVER, Worker
+from .worker import CANCEL, HANDOVER, LOST, Worker
 
 log = logging.getLogger("odh.plugin.hf.jobs")
 
@@ -317,7 +317,7 @@ class JobManager:
                     last_ok[name] = time.monotonic()
                 except LeaseLost:
                     log.warning("import %s: Lease lost, another replica took it", name)
-                    worker.stop(HANDOVER)
+                    worker.stop(LOST)
                 except (ApiError, KubeUnavailable) as exc:
                     since = time.monotonic() - last_ok.setdefault(name, time.monotonic())
                     if since > self.cfg.lease_duration * 2 / 3:  # stop before it can expire

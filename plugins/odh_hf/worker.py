@@ -29,7 +29,8 @@ from .transfer import FileProgress, Transfer, TransferSettings, TransferStats
 
 log = logging.getLogger("odh.plugin.hf.worker")
 
-HANDOVER = "handover"
+HANDOVER = "handover"  # give the job back: status saved, uploads kept for the next holder
+LOST = "lost"  # another replica holds the Lease now: stop without writing anything more
 CANCEL = "cancel"
 
 
@@ -124,7 +125,7 @@ class Worker:
     def status(self) -> dict[str, Any]:
         st: dict[str, Any] = {
             "phase": self.phase, "message": self.message,
-            "holder": "" if self.phase in FINAL_PHASES or self.reason == HANDOVER
+            "holder": "" if self.phase in FINAL_PHASES or self.reason in (HANDOVER, LOST)
             else self.identity,
             "files": {p: f.status() for p, f in self.files.items()}}
         if self.phase in FINAL_PHASES:
@@ -176,6 +177,9 @@ class Worker:
                     if failed else None
                 self.finishing = True
             except asyncio.CancelledError:
+                if self.reason == LOST:
+                    await asyncio.shield(self.writer.close(final=False))
+                    return "Pending"
                 if self.reason == HANDOVER:
                     self.phase = "Pending"
                     await asyncio.shield(self.writer.close())

@@ -210,3 +210,24 @@ async def test_one_lease_holder_and_takeover_after_expiry(odh_server: Any) -> No
         await a.renew(name, owner)
     await b.release(name)
     assert await a.try_acquire(name, owner)  # released: free at once
+
+
+async def test_unfinished_imports_count_against_the_stream_limit(
+        odh_config: dict[str, Any], hf_models: Any, sandbox_s3: Any, prefix: str,
+        tokens: dict[str, str]) -> None:
+    from odh_core.testing import build_settings, start_server
+
+    hf_models.faults.slow(rf"{SMALL}/a\.safetensors", bytes_per_second=2 * 2**20, on="cdn")
+    server = await start_server(build_settings({**odh_config, "limits": {
+        "concurrent_streams": 1}}, ["s3", "hf"]), tokens=tokens)
+    try:
+        body = {"repo": SMALL, "bucket": sandbox_s3.default_bucket, "prefix": prefix}
+        first = await start_job(server, body, user="bob")
+        resp = await server.fetch("/api/hf/imports", "POST", user="bob", json=body)
+        assert resp.status == 429 and resp.headers.get("Retry-After")
+        assert (await server.fetch("/api/hf/imports", "POST", user="admin", json=dict(
+            body, prefix=prefix + "admin/"))).status == 201  # admins are exempt
+        resp = await server.fetch(f"/api/hf/imports/{first['id']}", "DELETE", user="bob")
+        assert resp.status == 200 and resp.json()["data"]["status"] == "cancelled"
+    finally:
+        await server.close()
