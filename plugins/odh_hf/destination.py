@@ -24,6 +24,8 @@ SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
 REGION = "AWS_DEFAULT_REGION"
 HF_TOKEN = "HF_TOKEN"
 CA_BUNDLE = "AWS_CA_BUNDLE"
+VERIFY = "AWS_S3_VERIFY"  # "false": no TLS verification (as the connection says)
+PROXIES = {"http": "HTTP_PROXY", "https": "HTTPS_PROXY"}
 
 
 async def resolve_destination(app: Any, handler: Any, bucket: str | None,
@@ -42,6 +44,12 @@ async def resolve_destination(app: Any, handler: Any, bucket: str | None,
             SECRET_KEY: conn.secret_access_key, REGION: conn.region or "us-east-1"}
     if conn.ca_bundle:
         data[CA_BUNDLE] = conn.ca_bundle
+    if not conn.verify:
+        data[VERIFY] = "false"
+    proxies = conn.proxies() or {}  # NO_PROXY already applied to the endpoint
+    for scheme, key in PROXIES.items():
+        if proxies.get(scheme):
+            data[key] = proxies[scheme]
     return data, bucket, prefix
 
 
@@ -56,9 +64,10 @@ async def s3_client(creds: dict[str, str]) -> AsyncIterator[Any]:
     """An aiobotocore S3 client from a job Secret's data (imported off the hot path)."""
     session_mod = await asyncio.to_thread(importlib.import_module, "aiobotocore.session")
     config_mod = await asyncio.to_thread(importlib.import_module, "botocore.config")
+    proxies = {scheme: creds[key] for scheme, key in PROXIES.items() if creds.get(key)}
     kwargs: dict[str, Any] = {
         "region_name": creds.get(REGION) or "us-east-1",
-        "config": config_mod.Config(s3={"addressing_style": "path"},
+        "config": config_mod.Config(s3={"addressing_style": "path"}, proxies=proxies or None,
                                     retries={"max_attempts": 3, "mode": "standard"},
                                     connect_timeout=10, read_timeout=120,
                                     request_checksum_calculation="when_required",
@@ -68,7 +77,9 @@ async def s3_client(creds: dict[str, str]) -> AsyncIterator[Any]:
     if creds.get(ACCESS_KEY):
         kwargs["aws_access_key_id"] = creds[ACCESS_KEY]
         kwargs["aws_secret_access_key"] = creds.get(SECRET_KEY, "")
-    if creds.get(CA_BUNDLE):
+    if creds.get(VERIFY) == "false":
+        kwargs["verify"] = False
+    elif creds.get(CA_BUNDLE):
         kwargs["verify"] = creds[CA_BUNDLE]
     async with session_mod.AioSession().create_client("s3", **kwargs) as client:
         yield client

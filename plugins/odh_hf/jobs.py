@@ -246,11 +246,18 @@ class JobManager:
     async def schedule_once(self) -> None:
         now = time.monotonic()
         self._retry_soon = False
+        for gone in set(self._next_try) - set(self.watch.objects):
+            self._next_try.pop(gone, None)
+            self.leases.forget(gone)
         for name, obj in list(self.watch.objects.items()):
             if self.only is not None and name != self.only:
                 continue
             job = Job.from_object(obj)
-            if job.done or self.draining:
+            if job.done:
+                self._next_try.pop(name, None)
+                self.leases.forget(name)
+                continue
+            if self.draining:
                 continue
             worker = self.workers.get(name)
             if worker is not None:

@@ -66,6 +66,10 @@ class LeaseKeeper:
         duration = float(spec.get("leaseDurationSeconds") or self.duration)
         return now - seen.since > duration
 
+    def forget(self, name: str) -> None:
+        """The job is gone: drop what was observed of its Lease."""
+        self._seen.pop(name, None)
+
     async def try_acquire(self, name: str, owner: dict[str, Any]) -> bool:
         """True when this process now holds the Lease (a fresh one, or a taken-over one)."""
         path = self.cluster.lease_path(name)
