@@ -6,7 +6,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from odh_core.config import load_settings
+import yaml
 
 from odh_hf.config import HfConfig
 from odh_hf.executor import pod_env
@@ -38,19 +38,20 @@ def test_a_takeover_resumes_from_the_status() -> None:
                                      "parts", "attempts", "error"}
 
 
-def test_the_pod_env_is_the_replicas_hf_settings_through_the_real_loader() -> None:
+def test_the_pod_env_survives_yaml_scalars() -> None:
+    """`ODH_*` values are read as YAML scalars (the pod's command itself runs from this env in
+    test_hf_cluster.py): strings must stay strings ("off", "on"), numbers numbers."""
     cfg = HfConfig(endpoint="https://hub.example", no_proxy="on", part_size=16 * MiB,
                    verify_tls=False, lease_duration=20)
-    env = {e["name"]: e["value"] for e in pod_env(cfg, "odh-core-imports")}
-    settings = load_settings(None, environ=env)
-    assert settings.sandbox.mode == "off"  # "off" stays a string, not YAML's False
-    assert settings.plugin_autoload is False
-    hf = settings.plugins["hf"]
-    hf = hf if isinstance(hf, dict) else hf.model_dump()
-    assert hf["enabled"] is True and hf["jobs_namespace"] == "odh-core-imports"
-    assert hf["endpoint"] == "https://hub.example" and hf["no_proxy"] == "on"
-    assert hf["part_size"] == 16 * MiB and hf["verify_tls"] is False
-    assert hf["lease_duration"] == 20
+    env = {e["name"]: yaml.safe_load(e["value"]) for e in pod_env(cfg, "odh-core-imports")}
+    assert env["ODH_SANDBOX__MODE"] == "off" and env["ODH_PLUGIN_AUTOLOAD"] is False
+    assert env["ODH_PLUGINS__HF__ENABLED"] is True
+    assert env["ODH_PLUGINS__HF__JOBS_NAMESPACE"] == "odh-core-imports"
+    assert env["ODH_PLUGINS__HF__ENDPOINT"] == "https://hub.example"
+    assert env["ODH_PLUGINS__HF__NO_PROXY"] == "on"
+    assert env["ODH_PLUGINS__HF__PART_SIZE"] == 16 * MiB
+    assert env["ODH_PLUGINS__HF__VERIFY_TLS"] is False
+    assert env["ODH_PLUGINS__HF__LEASE_DURATION"] == 20
 
 
 def _job(owner: str, requested: float, phase: str = "Running") -> dict[str, Any]:
