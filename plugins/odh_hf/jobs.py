@@ -249,6 +249,9 @@ class JobManager:
         for gone in set(self._next_try) - set(self.watch.objects):
             self._next_try.pop(gone, None)
             self.leases.forget(gone)
+        for name, worker in list(self.workers.items()):
+            if name not in self.watch.objects:  # deleted under it: stop, abort its uploads
+                worker.stop(CANCEL)
         for name, obj in list(self.watch.objects.items()):
             if self.only is not None and name != self.only:
                 continue
