@@ -22,6 +22,7 @@ from .resource import API_VERSION, MANAGED_BY, PLURAL, Job
 log = logging.getLogger("odh.plugin.hf.cluster")
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
+MAX_EVENT = 8 * 1024 * 1024
 
 
 class Cluster:
@@ -226,15 +227,22 @@ class JobWatch:
                              params=params, timeout=kube.timeout(read=330)) as resp:
             if resp.status != 200:
                 raise ApiError(502, f"watch of ImportJobs answered HTTP {resp.status}")
-            async for line in resp.content:
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                kind, obj = event.get("type"), event.get("object") or {}
-                if kind == "ERROR":
-                    return  # 410 Gone and the like: list again
-                if kind in ("ADDED", "MODIFIED", "DELETED"):
-                    yield kind, obj
+            # Not readline(): its 64 KiB limit is less than an ImportJob of a large model.
+            buffer = b""
+            async for chunk in resp.content.iter_any():
+                buffer += chunk
+                if len(buffer) > MAX_EVENT:
+                    raise ValueError("a watch event larger than 8 MiB")
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    kind, obj = event.get("type"), event.get("object") or {}
+                    if kind == "ERROR":
+                        return  # 410 Gone and the like: list again
+                    if kind in ("ADDED", "MODIFIED", "DELETED"):
+                        yield kind, obj
 
 
 def _rv(obj: dict[str, Any]) -> int:
