@@ -24,7 +24,7 @@ from odh_core import ApiError
 from . import destination
 from .cluster import Cluster
 from .hub import HubClient, ModelInfo
-from .resource import FINAL_PHASES, micro_time
+from .resource import FINAL_PHASES, micro_time, parse_time
 from .transfer import FileProgress, Transfer, TransferSettings, TransferStats
 
 log = logging.getLogger("odh.plugin.hf.worker")
@@ -127,7 +127,8 @@ class Worker:
             "phase": self.phase, "message": self.message,
             "holder": "" if self.phase in FINAL_PHASES or self.reason in (HANDOVER, LOST)
             else self.identity,
-            "files": {p: f.status() for p, f in self.files.items()}}
+            "files": {p: f.status() for p, f in self.files.items()},
+            "updateTime": micro_time()}
         if self.phase in FINAL_PHASES:
             st["completionTime"] = micro_time()
         return st
@@ -160,7 +161,13 @@ class Worker:
                 self.phase, self.message = "Failed", "the job's credentials Secret is gone"
             await self.writer.close()
             return self.phase
-        start = {"phase": "Running", "holder": self.identity, "takeovers": takeovers}
+        # At most one status write per interval per job, across holders too: the previous
+        # holder's last write (a handover) may be a moment ago.
+        since = time.time() - (parse_time(old.get("updateTime")) or 0.0)
+        if since < self.status_interval:  # (never longer than one interval: clock skew)
+            await asyncio.sleep(min(self.status_interval, self.status_interval - since))
+        start = {"phase": "Running", "holder": self.identity, "takeovers": takeovers,
+                 "updateTime": micro_time()}
         if not old.get("startTime"):
             start["startTime"] = micro_time()
         await self.cluster.patch_status(self.name, start)
