@@ -15,6 +15,8 @@ Figures (medians of --runs):
 - hf_import_throughput_ratio: import / baseline
 - hf_import_rss_growth_mib: peak RSS of the odh-core process during the imports minus its RSS
   before the first one
+- then, with two replicas (bench/hf_takeover.py): hf_status_writes_per_job_second,
+  hf_resume_redownload_mib, hf_resume_takeover_s
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench import hf_takeover
 from bench.common import PYTHON, ROOT, Child, RssSampler, free_port, report, wait_http
 
 MiB = 1024 * 1024
@@ -147,6 +150,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--parts-in-flight", type=int, help="s3 plugin parts_in_flight "
                     "(default: the plugin's default)")
+    ap.add_argument("--no-replicas", action="store_true", help="skip the two-replica figures "
+                    "(status writes per job-second, resume cost after a kill)")
     ap.add_argument("--serve-hub", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_hub:
@@ -205,7 +210,10 @@ def main() -> int:
                         return 1
                     odh_times.append(t)
                     empty_bucket(s3, "bench")
-            del hub
+        if not args.no_replicas:  # the same hub and S3, two fresh replicas
+            hf_takeover.measure(hub_url, s3, REPO, files, size)
+            empty_bucket(s3, "bench")
+        del hub
     mib = size / MiB
     base_rate = mib / statistics.median(base_times)
     odh_rate = mib / statistics.median(odh_times)

@@ -13,7 +13,10 @@ Workload: k8s proxy readers, WebSocket watch subscribers (changes made on the AP
 directly, every one of which each subscriber must see), S3 uploads + downloads verified by
 sha256 (some uploads deliberately cut by the client), repeated HF imports verified by
 sha256. Faults, in rotation: injected API-server errors on the reads, cut watch streams,
-S3 restarts, hub connection drops mid-file.
+S3 restarts, hub connection drops mid-file, and replica kills: a second `odh-core serve`
+(same config) shares the imports (ImportJobs, whichever replica holds the Lease runs one) and
+is SIGKILLed or SIGTERMed in turn, then started again; imports it was running are finished by
+the first replica (byte-exact, no multipart upload left open).
 
 Exit status 1 when a must-be-zero figure is not zero: lost watch events, leaked multipart
 uploads, corrupted objects.
@@ -24,6 +27,7 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
 import ssl
 import sys
 import tempfile
@@ -41,6 +45,38 @@ from bench.soak_work import (MiB, Mutator, Subscriber, Tally, hf_importer, k8s_r
 BUCKET = "soak"
 REPO = "soak-org/small-model"
 HF_FILES = {"config.json": b'{"model_type": "soak"}', "model.safetensors": None}
+LEASE_S = 3.0
+
+
+class SecondReplica:
+    """Another `odh-core serve` on the same config: killed and restarted by the faults."""
+
+    def __init__(self, cfg: Path, tmp: Path):
+        self.cfg, self.tmp = cfg, tmp
+        self.port = free_port()
+        self.child: Child | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        self.child = Child([str(Path(PYTHON).parent / "odh-core"), "serve", "--config",
+                            str(self.cfg), "--port", str(self.port)], cwd=str(ROOT),
+                           log=self.tmp / f"odh-replica-{self.starts}.log")
+        wait_http(f"http://127.0.0.1:{self.port}/healthz", timeout=60)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.child is not None and self.child.proc.poll() is None:
+            os.kill(self.child.pid, sig)
+            self.child.proc.wait(30)
+        if self.child is not None:
+            self.child.stop()  # closes its log
+
+    def errors(self) -> list[str]:
+        lines = []
+        for path in sorted(self.tmp.glob("odh-replica-*.log")):
+            lines += [ln for ln in path.read_text(errors="replace").splitlines()
+                      if '"ERROR"' in ln or "Traceback" in ln]
+        return lines
 
 
 def odh_config(port: int, kube: Any, s3: Any, hub_url: str, tmp: str) -> dict[str, Any]:
@@ -62,7 +98,8 @@ def odh_config(port: int, kube: Any, s3: Any, hub_url: str, tmp: str) -> dict[st
                    "http_proxy": "", "https_proxy": "", "no_proxy": ""},
             "hf": {"enabled": True, "endpoint": hub_url, "token": None, "retries": 8,
                    "backoff": 0.2, "settings_store": "file", "state_dir": tmp,
-                   "http_proxy": "", "https_proxy": "", "no_proxy": ""},
+                   "http_proxy": "", "https_proxy": "", "no_proxy": "",
+                   "lease_duration": LEASE_S},
         },
     }
 
@@ -82,11 +119,14 @@ def slope_per_min(samples: list[tuple[float, int]]) -> float:
 class Faults:
     """The fault rotation, one every `period` seconds."""
 
-    def __init__(self, kube: Any, s3: Any, hub: Any, tally: Tally, seconds: float):
+    def __init__(self, kube: Any, s3: Any, hub: Any, tally: Tally, seconds: float,
+                 replica: SecondReplica):
         self.kube, self.s3, self.hub, self.tally = kube, s3, hub, tally
         self.seconds = seconds
+        self.replica = replica
         self.count: dict[str, int] = {"kube_errors": 0, "watch_cuts": 0, "s3_restarts": 0,
-                                      "hub_drops_armed": 0}
+                                      "hub_drops_armed": 0, "replica_sigkills": 0,
+                                      "replica_sigterms": 0}
 
     def arm_hub_drop(self) -> None:
         self.hub.faults.drop_after(r"model\.safetensors", 3 * MiB, times=1)
@@ -102,7 +142,7 @@ class Faults:
             except asyncio.TimeoutError:
                 pass
             n += 1
-            kind = ("kube", "watch", "s3", "kube", "watch")[n % 5]
+            kind = ("kube", "watch", "s3", "replica", "kube", "watch", "replica")[n % 7]
             # No S3 restart in the last 40 %: the end of the run must settle before the
             # leak check, and the last uploads must have a live server.
             if kind == "s3" and time.monotonic() - t0 > 0.6 * self.seconds:
@@ -115,6 +155,12 @@ class Faults:
             elif kind == "watch":
                 self.kube.faults.cut_watches(r"configmaps")
                 self.count["watch_cuts"] += 1
+            elif kind == "replica":
+                kill = self.count["replica_sigkills"] <= self.count["replica_sigterms"]
+                await asyncio.to_thread(self.replica.stop,
+                                        signal.SIGKILL if kill else signal.SIGTERM)
+                self.count["replica_sigkills" if kill else "replica_sigterms"] += 1
+                await asyncio.to_thread(self.replica.start)
             else:
                 entry = (time.monotonic(), 0.0)
                 self.tally.s3_restarts.append(entry)
@@ -124,14 +170,14 @@ class Faults:
 
 
 async def soak(seconds: float, kube: Any, s3: Any, hub: Any, hub_url: str, base: str,
-               pid: int, hf_files: dict[str, str]) -> int:
+               pid: int, hf_files: dict[str, str], replica: SecondReplica) -> int:
     tally = Tally()
     label = uuid.uuid4().hex[:8]
     ws_base = base.replace("http://", "ws://")
     alice, admin = kube.token("alice"), kube.token("admin")
     ctx = ssl.create_default_context(cafile=kube.ca_file)
     stop = asyncio.Event()
-    faults = Faults(kube, s3, hub, tally, seconds)
+    faults = Faults(kube, s3, hub, tally, seconds, replica)
     rss: list[tuple[float, int]] = []
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120)
     async with aiohttp.ClientSession(timeout=timeout) as http, \
@@ -228,6 +274,9 @@ async def soak(seconds: float, kube: Any, s3: Any, hub: Any, hub_url: str, base:
     report("soak_lost_watch_events", lost_total, "events", "== 0")
     report("soak_hf_imports_completed", tally.hf_imports["completed"], "imports")
     report("soak_hf_imports_failed", tally.hf_imports["failed"], "imports")
+    report("soak_replica_kills", faults.count["replica_sigkills"]
+           + faults.count["replica_sigterms"], "kills")
+    report("soak_hf_imports_taken_over", tally.hf_takeovers, "takeovers")
     report("soak_leaked_multipart_uploads", len(leaked), "uploads", "== 0")
     report("soak_corrupted_objects", len(tally.corrupted), "objects", "== 0")
     report("soak_rss_start_mib", rss[0][1] / MiB, "MiB")
@@ -261,10 +310,12 @@ def main() -> int:
     from odh_sandbox.s3 import SandboxS3
 
     model = {"config.json": HF_FILES["config.json"],
-             "model.safetensors": SizedFile(12 * MiB, seed=7)}
+             "model.safetensors": SizedFile(40 * MiB, seed=7)}
     hub = SandboxHub()
     hub.add_model(REPO, model)
     hub.start_in_thread()
+    # Imports last a few seconds, so that replica kills land mid-file.
+    hub.faults.slow(r"model\.safetensors", bytes_per_second=16 * MiB, on="cdn")
     hub_url = f"http://127.0.0.1:{hub.port}"
     # The hub's bytes, hashed without odh-core: what every import must reproduce.
     hf_files: dict[str, str] = {}
@@ -281,14 +332,24 @@ def main() -> int:
             tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "odh.yaml"
         cfg.write_text(json.dumps(odh_config(port, kube, s3, hub_url, tmp)))
+        replica = SecondReplica(cfg, Path(tmp))
         with Child([str(Path(PYTHON).parent / "odh-core"), "serve", "--config", str(cfg)],
                    cwd=str(ROOT), log=Path(tmp) / "odh.log") as odh:
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/healthz", timeout=60)
-            print(f"soak: {seconds:.0f} s against odh-core pid {odh.pid} at {base}", flush=True)
+            replica.start()
+            print(f"soak: {seconds:.0f} s against odh-core pid {odh.pid} at {base} (second "
+                  f"replica on port {replica.port})", flush=True)
             try:
-                rc = asyncio.run(soak(seconds, kube, s3, hub, hub_url, base, odh.pid, hf_files))
+                rc = asyncio.run(soak(seconds, kube, s3, hub, hub_url, base, odh.pid, hf_files,
+                                      replica))
             finally:
+                replica.stop()
+                replica_errors = replica.errors()
+                print(f"second replica: {replica.starts} starts, {len(replica_errors)} error "
+                      "lines")
+                for ln in replica_errors[:5]:
+                    print(f"  {ln[:300]}")
                 log = (Path(tmp) / "odh.log").read_text(errors="replace").splitlines()
                 errors = [ln for ln in log if '"ERROR"' in ln or "Traceback" in ln]
                 print(f"odh-core log: {len(log)} lines, {len(errors)} error lines")

@@ -39,6 +39,7 @@ class Tally:
     kube_fault_until: float = 0.0
     watch_reconnects: int = 0
     hf_imports: Counter[str] = field(default_factory=Counter)
+    hf_takeovers: int = 0  # imports finished by another replica than the one that began
 
     def s3_epoch(self) -> int:
         return len(self.s3_restarts)
@@ -329,6 +330,7 @@ async def hf_importer(http: aiohttp.ClientSession, base: str, token: str, bucket
             continue
         tally.record("hf_import", "ok")
         tally.hf_imports["completed"] += 1
+        tally.hf_takeovers += int(last.get("takeovers") or 0)
         for path, want in files.items():
             key = f"{prefix}{repo}/{path}"  # where an import puts a file
             st, got, body = await download_sha(http, base, hdrs, bucket, key)

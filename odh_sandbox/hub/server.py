@@ -75,6 +75,7 @@ class RequestRecord:
     user: str | None
     status: int | None = None  # set when the response is finished
     dropped: bool = False  # the connection was cut by a drop fault
+    bytes_sent: int = 0  # body bytes handed to the socket (what a client re-downloads)
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,10 @@ class _HubHandler(tornado.web.RequestHandler):
         return commit
 
     # -- streaming bytes with Range and faults -------------------------------------------------
+    def _count(self, n: int) -> None:
+        if self._record is not None:
+            self._record.bytes_sent += n
+
 
     async def send_bytes(self, entry: Entry, target: str) -> None:
         size = entry.size
@@ -243,6 +248,7 @@ class _HubHandler(tornado.web.RequestHandler):
                     chunk = chunk[:i] + bytes([chunk[i] ^ 0xFF]) + chunk[i + 1:]
                 if limit is not None and sent + len(chunk) >= limit:
                     self.write(chunk[:limit - sent])
+                    self._count(limit - sent)
                     await self.flush()
                     self.hub._dropped(self.request.path)
                     if self._record is not None:
@@ -252,6 +258,7 @@ class _HubHandler(tornado.web.RequestHandler):
                     self.request.connection.close()  # type: ignore[union-attr]
                     return
                 self.write(chunk)
+                self._count(len(chunk))
                 await self.flush()  # bounded memory: wait for the socket to take the chunk
                 sent += len(chunk)
                 if self.throttle and await self.hub._stopping.sleep(len(chunk) / self.throttle):

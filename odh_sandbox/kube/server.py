@@ -24,6 +24,7 @@ from .authn import TokenAuthenticator
 from .bootlogs import boot_lines
 from .faults import FaultInjector
 from .handlers import KubeHandler
+from . import lifecycle
 from .logs import LogStore
 from .openapi import CRD_KEY, OpenApi
 from .ops import Api
@@ -102,6 +103,7 @@ class SandboxKubeServer:
         self.state_dir: Path | None = None
 
         self.store = Store()
+        lifecycle.install(self.store)
         self.api = Api(self.store)
         self.authn = TokenAuthenticator(self.store)
         self.authz = Authorizer(self.store)

@@ -1,22 +1,27 @@
-"""`odh-core hf import ORG/MODEL --bucket B [--prefix P] [--revision R]`.
+"""`odh-core hf import ORG/MODEL --bucket B [--prefix P] [--revision R]` and
+`odh-core hf import --job NAME [--credentials DIR]`.
 
-Runs the import in this process with the configured S3 (the s3 plugin) and hub, the same job
-code the server runs, and draws a progress bar per file and one overall (redrawn in place on
-a terminal; one line per finished file otherwise).
+The first creates an ImportJob (as the replicas do) and runs it in this process; the second
+runs an existing one: what the Job executor's pod does, with the job's Secret mounted at DIR.
+Both run the same worker as the server (Lease, status, resume) and draw a progress bar per
+file and one overall (redrawn in place on a terminal; one line per finished file otherwise).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 from odh_core import ApiError
 
 from . import validate
-from .jobs import ImportRequest, Job
+from .jobs import ImportRequest
+from .resource import Job
 
 BAR = 24
 
@@ -25,7 +30,9 @@ def add_commands(plugin: Any, subparsers: Any) -> None:
     hf = subparsers.add_parser("hf", help="Hugging Face imports")
     sub = hf.add_subparsers(dest="hf_command", required=True)
     p = sub.add_parser("import", help="import a model from the hub into S3")
-    p.add_argument("repo", metavar="ORG/MODEL")
+    p.add_argument("repo", metavar="ORG/MODEL", nargs="?")
+    p.add_argument("--job", help="run the existing ImportJob NAME (the Job executor)")
+    p.add_argument("--credentials", help="directory holding the job's Secret keys (mounted)")
     p.add_argument("--bucket", help="target bucket (default: the configured default bucket)")
     p.add_argument("--prefix", default="", help="key prefix; objects land under "
                    "<prefix><org>/<model>/<file>")
@@ -35,6 +42,7 @@ def add_commands(plugin: Any, subparsers: Any) -> None:
     p.add_argument("--config", help="YAML config (default $ODH_CONFIG)")
 
     async def run(args: argparse.Namespace) -> int:
+        plugin.cli = True  # before the app starts: this process runs only its own job
         return await run_import(plugin, args)
 
     p.set_defaults(func=run)
@@ -48,23 +56,36 @@ async def run_import(plugin: Any, args: argparse.Namespace, out: TextIO | None =
     except Exception as exc:
         print(f"odh-core hf import: {exc}", file=sys.stderr)
         return 2
+    jobs = plugin.jobs
     try:
         try:
-            req = ImportRequest(
-                repo=validate.repo_id(args.repo), revision=validate.revision(args.revision),
-                bucket=validate.bucket(args.bucket or plugin.access.default_bucket),
-                prefix=validate.prefix(args.prefix),
-                include=validate.patterns(args.include, "include"),
-                exclude=validate.patterns(args.exclude, "exclude"))
-            job = await plugin.jobs.start(req, "cli", via="cli")
+            if args.credentials:
+                jobs.credentials = functools.partial(read_credentials, Path(args.credentials))
+            if args.job:
+                name = args.job
+            else:
+                if not args.repo:
+                    raise ApiError(400, "give ORG/MODEL, or --job NAME")
+                req = ImportRequest(
+                    repo=validate.repo_id(args.repo), revision=validate.revision(args.revision),
+                    bucket=validate.bucket(args.bucket) if args.bucket else None,
+                    prefix=validate.prefix(args.prefix),
+                    include=validate.patterns(args.include, "include"),
+                    exclude=validate.patterns(args.exclude, "exclude"), executor="replica")
+                name = (await jobs.start(None, req, "cli", via="cli")).name
+            progress = Progress(jobs.watch, name, out)
+            drawing = asyncio.create_task(progress.follow())
+            try:
+                job = await jobs.run_here(name)
+            finally:
+                await progress.stop(drawing)
         except ApiError as exc:
             print(f"odh-core hf import: {exc.message}", file=sys.stderr)
             return 1
-        await Progress(job, out).follow()
         return 0 if job.status == "completed" else 1
     except (KeyboardInterrupt, asyncio.CancelledError):
-        await plugin.jobs.close()
-        print("\ncancelled: open multipart uploads were aborted", file=out)
+        await jobs.close()
+        print("\ninterrupted: the job was handed back (another replica resumes it)", file=out)
         return 130
     finally:
         await app.stop()
@@ -84,12 +105,23 @@ def human(n: float) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover
 
 
-class Progress:
-    """Draws the job; `follow` returns when the job ends."""
+async def read_credentials(directory: Path) -> dict[str, str]:
+    """The job Secret's keys as mounted (one file per key)."""
+    def read() -> dict[str, str]:
+        return {p.name: p.read_text() for p in directory.iterdir()
+                if p.is_file() and not p.name.startswith(".")}
 
-    def __init__(self, job: Job, out: TextIO):
-        self.job = job
+    return await asyncio.to_thread(read)
+
+
+class Progress:
+    """Draws the job from the watch; `follow` returns when the job ends."""
+
+    def __init__(self, watch: Any, name: str, out: TextIO):
+        self.watch = watch
+        self.name = name
         self.out = out
+        self._last: Job | None = None
         self.tty = bool(getattr(out, "isatty", lambda: False)())
         self.drawn = 0
         self.reported: set[str] = set()
@@ -128,16 +160,35 @@ class Progress:
                 self.out.write(rows[-1] + "\n")
         self.out.flush()
 
+    @property
+    def job(self) -> Job:
+        job = self.watch.job(self.name)
+        if job is not None:
+            self._last = job
+        return self._last
+
     async def follow(self) -> None:
-        print(f"importing {self.job.repo}@{self.job.commit[:12]} into "
-              f"s3://{self.job.bucket}/{self.job.prefix}{self.job.repo}/ "
-              f"({len(self.job.files)} files)", file=self.out)
+        await self.watch.ready(timeout=60)
+        while self.watch.job(self.name) is None:
+            await self.watch.wait_change(self.watch.version, 1.0)
+        job = self.job
+        print(f"importing {job.repo}@{job.commit[:12]} into "
+              f"s3://{job.bucket}/{job.prefix}{job.repo}/ ({len(job.files)} files)",
+              file=self.out)
         while True:
-            version = self.job.version
+            version = self.watch.version
             self.draw()
             if self.job.done:
                 break
-            await self.job.wait_change(version, 1.0)
+            await self.watch.wait_change(version, 1.0)
             await asyncio.sleep(0.2)  # redraw at most ~5 times a second
         if self.job.error:
             print(f"{self.job.status}: {self.job.error}", file=self.out)
+
+    async def stop(self, drawing: "asyncio.Task[None]") -> None:
+        """Let the drawing see the final state (the watch delivers it), then stop it."""
+        try:
+            await asyncio.wait_for(asyncio.shield(drawing), 5)
+        except asyncio.TimeoutError:
+            drawing.cancel()
+        await asyncio.gather(drawing, return_exceptions=True)

@@ -55,8 +55,6 @@ class HfConfig(PluginConfig):
     read_timeout: float = Field(60.0, gt=0, description="Seconds without a byte before a "
                                 "download counts as stalled (and is retried).")
     max_redirects: int = Field(5, ge=0, le=10, description="Redirects followed per request.")
-    max_jobs_kept: int = Field(200, ge=1, description="Finished jobs kept in memory (oldest "
-                               "dropped first).")
     shared_groups: list[str] = Field(
         default_factory=list, description="Groups whose members may import with the shared "
         "hub token besides admins; everyone else uses the token they saved themselves.")
@@ -69,3 +67,34 @@ class HfConfig(PluginConfig):
                                 "is re-read (other replicas' changes).")
     state_dir: str | None = Field(None, description="Token file directory when not in a "
                                   "cluster; default: sandbox.state_dir.")
+    # -- import jobs (ImportJob custom resources; see docs/operator-guide.md) ------------------
+    jobs_namespace: str | None = Field(None, description="Namespace of the ImportJobs, their "
+                                       "Secrets, Leases and Jobs; default: "
+                                       "kubernetes.dashboard_namespace.")
+    executor: Literal["replica", "job"] = Field(
+        "replica", description="Where imports run: replica (any odh-core replica, elected "
+        "by a Lease) or job (a Kubernetes Job running `odh-core hf import --job NAME`).")
+    lease_duration: float = Field(15.0, ge=1, description="Seconds a job's Lease stays valid "
+                                  "without renewal; another replica takes the job over after "
+                                  "that (renewed every third of it).")
+    status_interval: float = Field(1.0, ge=0.2, description="Least seconds between two "
+                                   "status writes of one job.")
+    max_jobs_per_replica: int = Field(4, ge=1, description="Jobs one replica runs at once; "
+                                      "others wait for a free replica.")
+    files_in_flight: int = Field(2, ge=1, le=64, description="Files of one job transferring "
+                                 "at once (also bounded by plugins.s3 max_concurrent_transfers).")
+    part_size: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024, le=512 * 1024 * 1024,
+                           description="S3 part size of imported files; a takeover re-downloads "
+                           "at most the parts not yet complete.")
+    keep_finished: float = Field(7 * 86400.0, ge=0, description="Seconds a finished "
+                                 "ImportJob is kept before it (and what it owns) is deleted.")
+    gc_interval: float = Field(300.0, ge=1, description="Seconds between sweeps for expired "
+                               "finished ImportJobs.")
+    job_image: str = Field("quay.io/opendatahub/odh-core:latest", description="Image of the "
+                           "Job executor's pods (the odh-core image).")
+    job_service_account: str = Field("odh-core-import", description="Service account of the "
+                                     "Job executor's pods.")
+    job_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {"requests": {"cpu": "500m", "memory": "256Mi"},
+                                 "limits": {"memory": "1Gi"}},
+        description="Resources of the Job executor's pods.")

@@ -1,14 +1,23 @@
-"""HTTP routes: the jobs API (new), the ODH-TEC compatible routes (COMPAT.md §2), settings."""
+"""HTTP routes: the jobs API (new), the ODH-TEC compatible routes (COMPAT.md §2), settings.
+
+Every replica answers every route from its watch of the ImportJobs: a job started through
+one replica is listed, followed and cancelled through any other.
+"""
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
-from odh_core import BaseHandler, EventStream
+from odh_core import ApiError, BaseHandler, EventStream
 
 from . import validate
-from .jobs import ImportRequest, Job
+from .jobs import ImportRequest
+from .resource import Job, compat_progress
 
 KEEPALIVE_S = 15.0
+# How often a waiting stream looks at the server draining (it ends then: SIGTERM must not
+# wait for progress streams).
+TICK_S = 1.0
 
 
 class _HfHandler(BaseHandler):
@@ -16,45 +25,67 @@ class _HfHandler(BaseHandler):
     def hf(self) -> Any:
         return self.plugin
 
-    async def _start(self, req: Any, via: str) -> Job:
-        """Start an import counted against the caller's open-stream limit until it ends."""
-        release = await self.acquire_stream("import", detached=True)
-        try:
-            job = await self.hf.jobs.start(req, self.identity.username, via=via)
-        except BaseException:
-            release()
-            raise
-        job.task.add_done_callback(lambda _task: release())
-        return job
+    async def _start(self, req: ImportRequest, via: str) -> Job:
+        """Start an import; the caller's unfinished imports (on any replica) count against
+        their concurrent-stream limit."""
+        user = self.identity.username
+        limits = self.odh.limits.cfg
+        if limits.concurrent_streams and not (limits.exempt_admins and await self.is_admin()):
+            await self.hf.jobs.watch.ready()
+            running = sum(1 for j in self.hf.jobs.watch.jobs() if j.owner == user and not j.done)
+            if running >= limits.concurrent_streams:
+                raise ApiError(429, f"too many imports running ({running}); wait for one to "
+                               "end or cancel one", headers={"Retry-After": "5"})
+        return await self.hf.jobs.start(self, req, user, via=via)
 
     async def _job(self, job_id: str) -> Job:
-        return self.hf.jobs.get(job_id, self.identity, await self.is_admin())
+        return await self.hf.jobs.get(job_id, self.identity, await self.is_admin())
 
-    async def _follow(self, stream: EventStream, job: Job, render: Callable[[Job], Any],
-                      last_event: str | None = None, event: str | None = None) -> None:
-        """Send `render(job)` on every change (`last_event` names the final one), a comment
-        every KEEPALIVE_S while nothing changes, and end the stream when the job ends."""
-        while True:
-            version = job.version
-            if not await stream.send(render(job), event=last_event if job.done else event):
-                return
-            if job.done:
-                break
-            if not await job.wait_change(version, KEEPALIVE_S):
+    async def _wait(self, stream: EventStream, version: int, idle: list[float]) -> bool:
+        """Until the jobs changed (True), or the server drains / the client left (False);
+        a comment every KEEPALIVE_S keeps proxies from closing a quiet stream."""
+        watch = self.hf.jobs.watch
+        while not await watch.wait_change(version, TICK_S):
+            if self.odh.draining:
+                return False
+            if time.monotonic() - idle[0] >= KEEPALIVE_S:
+                idle[0] = time.monotonic()
                 if not await stream.comment():
+                    return False
+        return True
+
+    async def _follow(self, stream: EventStream, pick: Callable[[], Job | None],
+                      render: Callable[[Job], Any], last_event: str | None = None,
+                      event: str | None = None) -> None:
+        """Send `render(job)` whenever the picked job changed (`last_event` names the final
+        one) and end the stream when it ends; nothing while `pick()` finds no job."""
+        idle = [time.monotonic()]
+        sent: str | None = None
+        while True:
+            version = self.hf.jobs.watch.version
+            job = pick()
+            if job is not None and job.resource_version != sent:
+                sent = job.resource_version
+                idle[0] = time.monotonic()
+                if not await stream.send(render(job), event=last_event if job.done else event):
                     return
+                if job.done:
+                    break
+            if not await self._wait(stream, version, idle):
+                break
         stream.finish()
 
 
 class ImportsHandler(_HfHandler):
     async def get(self) -> None:
         """Import jobs: the caller's own, or every job for an admin."""
-        jobs = self.hf.jobs.visible(self.identity, await self.is_admin())
+        jobs = await self.hf.jobs.visible(self.identity, await self.is_admin())
         self.ok([j.public(with_files=False) for j in reversed(jobs)])
 
     async def post(self) -> None:
-        """Start an import: `{repo, revision?, bucket?, prefix?, include?, exclude?}`."""
-        req = ImportRequest.from_json(self.json_body(), self.hf.access.default_bucket)
+        """Start an import: `{repo, revision?, bucket?, prefix?, include?, exclude?,
+        executor?}`; it runs on whichever replica takes it (or a Kubernetes Job)."""
+        req = ImportRequest.from_json(self.json_body())
         job = await self._start(req, "api")
         self.ok(job.public(), status=201)
 
@@ -65,18 +96,18 @@ class ImportHandler(_HfHandler):
         self.ok((await self._job(job_id)).public())
 
     async def delete(self, job_id: str) -> None:
-        """Cancel a job; answers once in-flight multipart uploads are aborted."""
+        """Cancel a job; answers once the replica running it aborted its multipart uploads."""
         job = await self._job(job_id)
-        await self.hf.jobs.cancel(job)
-        self.ok(job.public())
+        self.ok((await self.hf.jobs.cancel(job)).public())
 
 
 class ImportEventsHandler(_HfHandler):
     async def get(self, job_id: str) -> None:
         """SSE: the job's state on every change; the stream ends when the job ends."""
         job = await self._job(job_id)
-        await self._follow(EventStream(self), job, Job.public, last_event="end",
-                           event="progress")
+        watch = self.hf.jobs.watch
+        await self._follow(EventStream(self), lambda: watch.job(job.name), Job.public,
+                           last_event="end", event="progress")
 
 
 # -- ODH-TEC compatible routes (COMPAT.md §2) -------------------------------------------------
@@ -90,27 +121,24 @@ class CompatImportHandler(_HfHandler):
         self.write_json({"message": "Model import started"})
 
 
-def compat_progress(job: Job) -> dict[str, Any]:
-    """`{"<file>": {loaded, status, total}}`; failed files `{"<file>": {error, message}}`."""
-    out: dict[str, Any] = {}
-    for f in job.files.values():
-        if f.status in ("failed", "cancelled"):
-            out[f.path] = {"error": f.status, "message": f.error or f.status}
-        else:
-            status = {"skipped": "completed"}.get(f.status, f.status)
-            out[f.path] = {"loaded": f.loaded, "status": status, "total": f.size}
-    return out
-
-
 class CompatProgressHandler(_HfHandler):
     async def get(self) -> None:
-        """SSE of the caller's latest import; ends when every file finished (failed too)."""
+        """SSE for the stock UI, which opens it BEFORE it starts the import and reads `{}` as
+        "all completed": nothing is sent until the caller's import requested after the stream
+        opened (or one still running) exists; then only that import's files, until it ends."""
+        opened = time.time()
         jobs = self.hf.jobs
-        job = jobs.latest(self.identity.username, "compat") or jobs.latest(
-            self.identity.username)
-        stream = EventStream(self)
-        if job is None:
-            await stream.send({})
-            stream.finish()
-            return
-        await self._follow(stream, job, compat_progress)
+        await jobs.watch.ready()
+        user = self.identity.username
+        chosen: list[str] = []
+
+        def pick() -> Job | None:
+            if chosen:
+                return jobs.watch.job(chosen[0])
+            job = jobs.compat_candidate(user, opened)
+            if job is not None:
+                chosen.append(job.name)
+            return job
+
+        await self._follow(EventStream(self), pick, compat_progress)
+

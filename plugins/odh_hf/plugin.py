@@ -1,7 +1,8 @@
 """The hf plugin: routes, startup (hub client, token store, jobs) and shutdown.
 
-Needs the s3 plugin: imports write through its published `app.service("s3.access")` (its
-client, its multipart writer, its server-wide transfer limiter), never through a copy.
+Needs the s3 plugin (its `app.service("s3.access")` resolves where an import writes, and its
+server-wide transfer limiter bounds this replica's transfers) and a Kubernetes API server:
+import jobs are ImportJob objects (see jobs.py).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .config import DEFAULT_ENDPOINT, HfConfig
 from .handlers import (CompatImportHandler, CompatProgressHandler, ImportEventsHandler,
                        ImportHandler, ImportsHandler)
 from .hub import HubClient, HubSettings
+from .cluster import Cluster
 from .jobs import JobManager
 from .settings_routes import HfSettingsHandler, HfTestHandler
 from .token_store import HfTokens, TokenStore
@@ -36,6 +38,21 @@ class HfPlugin(Plugin):
     token_store: TokenStore
     tokens: HfTokens
     stats: TransferStats
+    cli = False
+
+    def __init__(self, ctx: Any):
+        super().__init__(ctx)
+        metrics = ctx.metrics
+        self.stats = TransferStats(
+            gauge=metrics.gauge("odh_hf_transfers_in_flight",
+                                "Hugging Face file imports holding a transfer slot."),
+            downloaded=metrics.counter("odh_hf_downloaded_bytes_total",
+                                       "Bytes this replica received from the hub for imports "
+                                       "(a takeover's re-download shows here)."))
+        self.status_writes = metrics.counter(
+            "odh_hf_status_writes_total", "ImportJob status writes this replica sent to the "
+                                          "API server (at most one per job per "
+                                          "plugins.hf.status_interval).")
 
     @hookimpl
     def register_routes(self) -> list[Route]:
@@ -93,15 +110,25 @@ class HfPlugin(Plugin):
         self.tokens = HfTokens(self.token_store, lambda: self.access.user_store,
                                tuple(cfg.shared_groups))
         app.provide("hf.tokens", self.tokens)
-        self.stats = TransferStats(gauge=self.ctx.metrics.gauge(
-            "odh_hf_transfers_in_flight", "Hugging Face file imports holding a transfer slot."))
+        if not app.has_kube:
+            raise ApiError(503, "the hf plugin keeps import jobs as ImportJob objects in the "
+                           "cluster: it needs a Kubernetes API server (kubernetes.host, "
+                           "in-cluster config, or sandbox.mode auto/on)")
+        namespace = cfg.jobs_namespace or app.settings.kubernetes.dashboard_namespace
         self.jobs = JobManager(
-            self.hub, _LazyAccess(self), self.token_store.get,
+            app, self.hub, Cluster(app.kube, namespace, self.status_writes), cfg,
             TransferSettings(chunk_size=cfg.chunk_size, retries=cfg.retries,
                              backoff=cfg.backoff, backoff_max=cfg.backoff_max,
-                             parts_in_flight=cfg.parts_in_flight),
-            self.stats, keep=cfg.max_jobs_kept)
-        self.log.info("Hugging Face hub: %s", endpoint)
+                             parts_in_flight=cfg.parts_in_flight, part_size=cfg.part_size),
+            self.stats, slot=self._slot)
+        if not self.cli:  # a command (hf import) runs only its own job
+            self.jobs.open()
+        self.log.info("Hugging Face hub: %s; import jobs: ImportJobs in %s (replica %s)",
+                      endpoint, namespace, self.jobs.identity)
+
+    def _slot(self) -> Any:
+        """One of the s3 plugin's server-wide transfer slots (shared with uploads)."""
+        return self.access.transfers.slot()
 
     def _token_store(self, app: Any, cfg: HfConfig) -> TokenStore:
         default = cfg.token.get_secret_value() if cfg.token else None
@@ -119,7 +146,9 @@ class HfPlugin(Plugin):
     async def shutdown(self, app: Any) -> None:
         jobs = getattr(self, "jobs", None)
         if jobs is not None:
-            await jobs.close()  # aborts in-flight multipart uploads while S3 is still up
+            # Hands running jobs back: status saved, Lease released, uploads kept open for
+            # the replica that takes over.
+            await jobs.close(timeout=max(1.0, app.settings.server.shutdown_timeout - 1))
         hub = getattr(self, "hub", None)
         if hub is not None:
             await hub.close()
@@ -129,13 +158,3 @@ class HfPlugin(Plugin):
         from .cli import add_commands
 
         add_commands(self, subparsers)
-
-
-class _LazyAccess:
-    """Forwards to the current `s3.access` so start order between plugins does not matter."""
-
-    def __init__(self, plugin: HfPlugin):
-        self._plugin = plugin
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._plugin.access, name)

@@ -18,6 +18,7 @@ _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 REPO_ID_RE = re.compile(rf"^{_NAME}/{_NAME}$")
 # Branches, tags, commit shas and refs/pr/N; no '..', no leading '/', bounded length.
 REVISION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+JOB_ID_RE = re.compile(r"^[0-9a-f]{16}$")
 NO_PREFIX = "there_is_no_prefix"
 MAX_PREFIX = 512
 

@@ -5,7 +5,8 @@ the files, and a test fails when a file starts using the service account without
 listed here. `NS` stands for the dashboard namespace (kubernetes.dashboard_namespace), `MR`
 for the model registries namespace (plugins.dashboard.model_registries_namespace) and `NB` for
 the Jupyter tile's notebook namespace (the OdhDashboardConfig's
-spec.notebookController.notebookNamespace, else the dashboard namespace).
+spec.notebookController.notebookNamespace, else the dashboard namespace), `IM` for the
+imports namespace (plugins.hf.jobs_namespace).
 
 `HELD` lists permissions the code never calls but must hold because it writes a Role or
 RoleBinding granting them: Kubernetes lets a subject without `escalate`/`bind` create a Role,
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 NS = "<dashboard-namespace>"
 MR = "<model-registries-namespace>"
 NB = "<notebook-namespace>"
+IM = "<imports-namespace>"
 
 
 @dataclass(frozen=True)
@@ -157,12 +159,22 @@ CALLS = [
     # hf: token_store.py
     *[Call("hf", v, "", "secrets", NS, n)
       for v, n in (("get", "odh-core-hf-token"), ("patch", "odh-core-hf-token"),
-                   ("create", None))],    # watch: hub.py (auto mode: may the service account watch this key?), rbac_watch.py
+                   ("create", None))],
+    # watch: hub.py (auto mode: may the service account watch this key?), rbac_watch.py
     Call("watch", "create", "authorization.k8s.io", "selfsubjectaccessreviews",
          why="auto mode: its own access to a key"),
     *[Call("watch", v, "rbac.authorization.k8s.io", r, why="re-review subscribers on change")
       for r in ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
       for v in ("list", "watch")],
+    # hf: cluster.py, lease.py (ImportJobs, their Secrets and Leases, the Job executor)
+    *[Call("hf", v, "odh-core.opendatahub.io", "importjobs", IM, why="import jobs")
+      for v in ("get", "list", "watch", "create", "patch", "delete")],
+    Call("hf", "patch", "odh-core.opendatahub.io", "importjobs/status", IM, why="progress"),
+    *[Call("hf", v, "coordination.k8s.io", "leases", IM, "hf-import-0123456789abcdef",
+           "one worker per job") for v in ("get", "create", "update")],
+    *[Call("hf", v, "", "secrets", IM, "hf-import-0123456789abcdef", "the job's credentials")
+      for v in ("get", "create", "delete")],
+    Call("hf", "create", "batch", "jobs", IM, why="the Job executor"),
 ]
 
 # Held, not called: what the Roles odh-core writes (or binds) grant. notebooks.py's per-user
@@ -224,6 +236,12 @@ DENIED = [
     Call("-", "list", "kubeflow.org", "notebooks", "alice-project"),
     Call("-", "get", "config.openshift.io", "clusterversions", None, "other"),
     Call("-", "delete", "opendatahub.io", "odhdashboardconfigs", NS, "odh-dashboard-config"),
+    # Imports: nothing outside their own namespace, no Secret listing there either.
+    Call("-", "list", "", "secrets", IM),
+    Call("-", "get", "", "secrets", NS, "hf-import-0123456789abcdef"),
+    Call("-", "create", "odh-core.opendatahub.io", "importjobs", "alice-project"),
+    Call("-", "update", "coordination.k8s.io", "leases", NS, "some-lease"),
+    Call("-", "delete", "batch", "jobs", IM, "hf-import-0123456789abcdef"),
 ]
 
 # Files that use SERVICE_ACCOUNT (a test keeps this in step with the code).
@@ -252,4 +270,5 @@ SOURCES = {
     "plugins/odh_s3/watch.py": "s3",
     "plugins/odh_s3/source_routes.py": "s3",
     "plugins/odh_hf/token_store.py": "hf",
+    "plugins/odh_hf/cluster.py": "hf (imports namespace)",
 }

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 import yaml
 
-from tests.ops.rbac_calls import (CALLS, DENIED, HELD_ROLES, MR, NB, NON_RESOURCE, NS, SOURCES,
-                                  Call)
+from tests.ops.rbac_calls import (CALLS, DENIED, HELD_ROLES, IM, MR, NB, NON_RESOURCE, NS,
+                                  SOURCES, Call)
 from tests.ops.test_ops_container import run_without_sandbox_extra
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ DEPLOY = ROOT / "contrib" / "deploy"
 BASE = DEPLOY / "base"
 # Each kustomization under contrib/deploy and the namespace (rbac_calls placeholder) its Roles
 # and RoleBindings land in.
-PARTS = {"base": NS, "model-registries": MR, "notebooks": NB}
+PARTS = {"base": NS, "model-registries": MR, "notebooks": NB, "imports": IM}
 
 REQUIRED: dict[str, list[str]] = {
     "Deployment": ["spec.replicas", "spec.selector.matchLabels", "spec.template.spec.containers"],
@@ -34,9 +34,11 @@ REQUIRED: dict[str, list[str]] = {
     "Role": ["rules"],
     "ClusterRoleBinding": ["subjects", "roleRef.name", "roleRef.kind"],
     "RoleBinding": ["subjects", "roleRef.name", "roleRef.kind"],
+    "CustomResourceDefinition": ["spec.group", "spec.names.kind", "spec.versions"],
 }
 API_VERSIONS = {"Deployment": "apps/v1", "Service": "v1", "ServiceAccount": "v1",
-                "ConfigMap": "v1", "PodDisruptionBudget": "policy/v1"}
+                "ConfigMap": "v1", "PodDisruptionBudget": "policy/v1",
+                "CustomResourceDefinition": "apiextensions.k8s.io/v1"}
 
 
 def _get(obj: Any, dotted: str) -> Any:
@@ -89,6 +91,7 @@ def test_kustomization_lists_every_manifest() -> None:
     assert _kustomization("model-registries")["namespace"] == \
         cfg["plugins"]["dashboard"]["model_registries_namespace"]
     assert _kustomization("notebooks")["namespace"] == dash_ns
+    assert _kustomization("imports")["namespace"] == cfg["plugins"]["hf"]["jobs_namespace"]
 
 
 def test_rendered_objects_land_in_their_namespaces() -> None:
@@ -121,7 +124,9 @@ def test_every_document_is_well_formed(docs: list[dict[str, Any]]) -> None:
         assert d.get("kind") in REQUIRED, where
         assert d.get("apiVersion") == API_VERSIONS.get(
             d["kind"], "rbac.authorization.k8s.io/v1"), where
-        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", _get(d, "metadata.name") or ""), where
+        name_re = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?" if d["kind"] == "CustomResourceDefinition" \
+            else r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+        assert re.fullmatch(name_re, _get(d, "metadata.name") or ""), where
         assert "namespace" not in d["metadata"], f"{where}: the kustomization sets it"
         for path in REQUIRED[d["kind"]]:
             assert _get(d, path), f"{where}: missing {path}"
@@ -215,6 +220,8 @@ DELETABLE = {
     # a ModelRegistry, its database-password Secret, a registry permission (RoleBinding)
     "model-registries": {"modelregistries", "secrets", "rolebindings"},
     "notebooks": set(),
+    # finished import jobs (garbage collection) and each job's own credentials Secret
+    "imports": {"importjobs", "secrets"},
 }
 NAMELESS_SECRETS = {
     # the ISV validation Secret named by each OdhApplication: replaced, never read
@@ -224,6 +231,8 @@ NAMELESS_SECRETS = {
                                                         "delete"},
     # held for the per-user notebook Role (its Secret names are per user)
     ("notebooks", "odh-core-dashboard-notebooks"): {"get", "update", "patch"},
+    # each ImportJob's credentials Secret (generated names), in the imports namespace only
+    ("imports", "odh-core-imports"): {"get", "delete"},
 }
 RBAC_KINDS = {"roles", "rolebindings", "clusterroles", "clusterrolebindings"}
 
@@ -288,7 +297,8 @@ NAMESPACE = "opendatahub"  # the sandbox's dashboard namespace
 # DENIED's dashboard-namespace Secret checks hold for base/ alone: in a deployment that keeps
 # the default notebook namespace, the notebook grants read every Secret there, as README.md
 # says).
-SANDBOX_NS = {NS: NAMESPACE, MR: "odh-model-registries", NB: "odh-core-ops-notebooks"}
+SANDBOX_NS = {NS: NAMESPACE, MR: "odh-model-registries", NB: "odh-core-ops-notebooks",
+              IM: "odh-core-ops-imports"}
 
 
 def _ssl(kube: Any) -> ssl.SSLContext:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, AsyncIterator
 
 import aiohttp
 
@@ -13,26 +13,29 @@ SMALL = "hf-test/small"
 NOBODY_TOKEN = "hf_nobody_token"  # a valid hub token whose user was granted nothing
 
 
+async def parse_sse(content: aiohttp.StreamReader) -> AsyncIterator[tuple[str | None, Any]]:
+    """(event name, JSON data) of each event of an SSE body, as they arrive."""
+    name, data = None, []
+    async for raw in content:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+        elif line == "" and data:
+            yield name, json.loads("\n".join(data))
+            name, data = None, []
+
+
 async def sse_events(http: aiohttp.ClientSession, server: Any, path: str,
                      user: str = "alice") -> list[tuple[str | None, Any]]:
     """Read a whole SSE stream (it must end by itself): [(event name, data)]."""
-    events: list[tuple[str | None, Any]] = []
     headers = server.auth_headers(user)
     timeout = aiohttp.ClientTimeout(total=45)
     async with http.get(server.url + path, headers=headers, timeout=timeout) as resp:
         assert resp.status == 200, await resp.text()
         assert resp.headers["Content-Type"].startswith("text/event-stream")
-        name, data = None, []
-        async for raw in resp.content:
-            line = raw.decode().rstrip("\n")
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                data.append(line[6:])
-            elif line == "" and data:
-                events.append((name, json.loads("\n".join(data))))
-                name, data = None, []
-    return events
+        return [event async for event in parse_sse(resp.content)]
 
 
 async def wait_job(http: aiohttp.ClientSession, server: Any, job_id: str,

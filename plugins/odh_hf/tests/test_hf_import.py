@@ -48,11 +48,15 @@ async def test_public_model_without_token_sends_no_authorization(
         odh_server: Any, hf_models: Any, http: Any, aio_s3: Any, sandbox_s3: Any,
         prefix: str) -> None:
     since = len(hf_models.requests)
+    # As the stock UI does: the progress stream first, then the import.
+    stream = asyncio.create_task(sse_events(http, odh_server,
+                                            "/api/objects/import-model-progress"))
+    await asyncio.sleep(0.2)
     resp = await odh_server.fetch(
         f"/api/objects/hf-import/{sandbox_s3.default_bucket}/{_b64(prefix)}/"
         f"{_b64('sandbox-org/tiny-model')}", user="alice")
     assert resp.status == 200 and resp.json() == {"message": "Model import started"}
-    events = await sse_events(http, odh_server, "/api/objects/import-model-progress")
+    events = await stream
     last = events[-1][1]
     assert set(last) == {"README.md", "config.json", "tokenizer.json", "model.safetensors"}
     assert all(v["status"] == "completed" and v["loaded"] == v["total"] for v in last.values())
@@ -145,9 +149,12 @@ async def test_cancel_aborts_open_multipart_uploads(odh_server: Any, hf_models: 
     job = await start_job(odh_server, {"repo": MULTI, "bucket": sandbox_s3.default_bucket,
                                        "prefix": prefix, "include": ["*.safetensors"]})
     hf = odh_server.app.plugin("hf")
-    live = hf.jobs.jobs[job["id"]]
-    big = live.files["model.safetensors"]
-    await eventually(lambda: big.loaded >= 12 * MiB, "12 MiB of the big file", timeout=30)
+
+    def big_loaded() -> int:
+        live = hf.jobs.watch.job(job["name"])
+        return live.files["model.safetensors"].loaded if live else 0
+
+    await eventually(lambda: big_loaded() >= 12 * MiB, "12 MiB of the big file", timeout=30)
 
     def open_here() -> list[Any]:
         return [u for u in sandbox_s3.open_multipart_uploads() if u["Key"].startswith(prefix)]
@@ -195,12 +202,14 @@ async def test_two_jobs_share_the_transfer_limit(odh_server: Any, hf_models: Any
 async def test_old_progress_stream_ends_when_every_file_fails(
         odh_server: Any, hf_models: Any, http: Any, sandbox_s3: Any, prefix: str) -> None:
     hf_models.faults.error(rf"{SMALL}/", status=403, times=None, on="resolve")
+    stream = asyncio.create_task(sse_events(http, odh_server,
+                                            "/api/objects/import-model-progress", user="bob"))
+    await asyncio.sleep(0.2)
     resp = await odh_server.fetch(
         f"/api/objects/hf-import/{sandbox_s3.default_bucket}/{_b64(prefix)}/{_b64(SMALL)}",
         user="bob")
     assert resp.status == 200
-    events = await sse_events(http, odh_server, "/api/objects/import-model-progress",
-                              user="bob")
+    events = await stream
     last = events[-1][1]
     assert set(last) == {"config.json", "a.safetensors", "b.safetensors"}
     assert all(set(v) == {"error", "message"} for v in last.values())

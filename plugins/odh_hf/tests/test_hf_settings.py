@@ -126,27 +126,3 @@ class TestWithoutS3:
 
         with pytest.raises(Exception, match="s3 plugin"):
             await start_server(build_settings(odh_config, ["hf"]))
-
-
-async def test_shutdown_aborts_running_imports_while_s3_is_up(
-        odh_config: dict[str, Any], hf_models: Any, sandbox_s3: Any) -> None:
-    from odh_core.testing import build_settings, start_server
-
-    prefix = f"hf-{uuid.uuid4().hex[:10]}/"
-    hf_models.faults.slow(r"hf-test/multi/model\.safetensors", bytes_per_second=8 * 2**20,
-                          on="cdn")
-    server = await start_server(build_settings(odh_config, ["s3", "hf"]))
-    hf = server.app.plugin("hf")
-    order = [i.plugin_name for i in server.app.pm.hook.startup.get_hookimpls()]
-    assert order.index("hf") > order.index("s3")
-    from odh_hf.jobs import ImportRequest
-
-    job = await hf.jobs.start(ImportRequest(repo="hf-test/multi", revision="main",
-                                            bucket=sandbox_s3.default_bucket, prefix=prefix,
-                                            include=["*.safetensors"]), "alice")
-    big = job.files["model.safetensors"]
-    while big.loaded < 12 * 2**20:
-        await job.wait_change(job.version, 5)
-    await server.close()
-    assert job.status == "cancelled"
-    assert not [u for u in sandbox_s3.open_multipart_uploads() if u["Key"].startswith(prefix)]

@@ -1,0 +1,80 @@
+"""Pure pieces of the imports: part planning, resuming from status, the pod's env config,
+which import an ODH-TEC progress stream follows."""
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import yaml
+
+from odh_hf.config import HfConfig
+from odh_hf.executor import pod_env
+from odh_hf.jobs import JobManager
+from odh_hf.resource import Job, micro_time
+from odh_hf.transfer import MiB, FileProgress, plan_part_size
+
+
+def test_part_size_fits_ten_thousand_parts() -> None:
+    assert plan_part_size(10 * MiB, 8 * MiB) == 8 * MiB
+    assert plan_part_size(10 * MiB, 1 * MiB) == 5 * MiB  # S3's minimum
+    big = 200 * 1024 * MiB
+    size = plan_part_size(big, 8 * MiB)
+    assert size % MiB == 0 and -(-big // size) <= 10_000 and size > 8 * MiB
+
+
+def test_a_takeover_resumes_from_the_status() -> None:
+    spec = {"path": "w.bin", "key": "p/o/m/w.bin", "size": 50 * MiB, "sha256": "ab" * 32}
+    running = FileProgress.restore(spec, {"state": "uploading", "bytes": 33 * MiB,
+                                          "uploadId": "u-1", "partSize": 8 * MiB, "parts": 3})
+    # What the dead holder received past its completed parts does not count: parts do.
+    assert (running.state, running.upload_id, running.parts, running.bytes) == \
+        ("queued", "u-1", 3, 24 * MiB)
+    done = FileProgress.restore(spec, {"state": "completed", "bytes": 50 * MiB})
+    assert done.done and done.bytes == 50 * MiB
+    fresh = FileProgress.restore(spec, None)
+    assert (fresh.state, fresh.upload_id, fresh.parts) == ("queued", None, 0)
+    assert set(running.status()) == {"state", "bytes", "sha256", "uploadId", "partSize",
+                                     "parts", "attempts", "error"}
+
+
+def test_the_pod_env_survives_yaml_scalars() -> None:
+    """`ODH_*` values are read as YAML scalars (the pod's command itself runs from this env in
+    test_hf_cluster.py): strings must stay strings ("off", "on"), numbers numbers."""
+    cfg = HfConfig(endpoint="https://hub.example", no_proxy="on", part_size=16 * MiB,
+                   verify_tls=False, lease_duration=20)
+    env = {e["name"]: yaml.safe_load(e["value"]) for e in pod_env(cfg, "odh-core-imports")}
+    assert env["ODH_SANDBOX__MODE"] == "off" and env["ODH_PLUGIN_AUTOLOAD"] is False
+    assert env["ODH_PLUGINS__HF__ENABLED"] is True
+    assert env["ODH_PLUGINS__HF__JOBS_NAMESPACE"] == "odh-core-imports"
+    assert env["ODH_PLUGINS__HF__ENDPOINT"] == "https://hub.example"
+    assert env["ODH_PLUGINS__HF__NO_PROXY"] == "on"
+    assert env["ODH_PLUGINS__HF__PART_SIZE"] == 16 * MiB
+    assert env["ODH_PLUGINS__HF__VERIFY_TLS"] is False
+    assert env["ODH_PLUGINS__HF__LEASE_DURATION"] == 20
+
+
+def _job(owner: str, requested: float, phase: str = "Running") -> dict[str, Any]:
+    return {"metadata": {"name": f"hf-import-{int(requested * 1000):016x}"[-26:],
+                         "resourceVersion": "1"},
+            "spec": {"id": "0" * 16, "owner": owner, "requestedAt": micro_time(requested),
+                     "files": []},
+            "status": {"phase": phase}}
+
+
+def test_the_odh_tec_stream_follows_only_an_import_it_did_not_miss() -> None:
+    now = time.time()
+    objs = [_job("bob", now - 60, "Completed"), _job("alice", now + 0.5, "Pending")]
+    watch = SimpleNamespace(jobs=lambda: [Job.from_object(o) for o in objs])
+    pick = JobManager.compat_candidate
+    fake = SimpleNamespace(watch=watch)
+    # bob's finished import from before the stream: never; nothing yet (not `{}`).
+    assert pick(fake, "bob", now) is None  # type: ignore[arg-type]
+    assert pick(fake, "bob", now - 10) is None  # type: ignore[arg-type]
+    # alice's import requested after she opened the stream: that one.
+    assert pick(fake, "alice", now).owner == "alice"  # type: ignore[arg-type,union-attr]
+    # a still-running import of the caller, once no newer one came within the settle time
+    objs.append(_job("bob", now - 30, "Running"))
+    assert pick(fake, "bob", now, settle=60) is None  # type: ignore[arg-type]
+    assert pick(fake, "bob", now - 5, settle=1).requested == \
+        Job.from_object(objs[-1]).requested  # type: ignore[arg-type,union-attr]
