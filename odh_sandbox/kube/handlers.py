@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.iostream
 import tornado.web
 
-from . import discovery, errors, protobuf, reviews, tables
+from . import discovery, errors, openshift, protobuf, reviews, tables
 from .errors import KubeError, bad_request, status_body
 from .ops import success_status, with_version
 from .rbac import ANONYMOUS, AUTHENTICATED, SA_PREFIX, UNAUTHENTICATED, Attributes, UserInfo
@@ -304,6 +304,9 @@ class KubeHandler(tornado.web.RequestHandler):
 
     async def _resource(self, user: UserInfo, t: Target, method: str, accept: str) -> None:
         rt = t.rt
+        if openshift.serves(rt):  # projects, project requests, users: views, not stored
+            await openshift.OpenShiftApi(self, user, t).serve(method, accept)
+            return
         verb = self._verb(t, method)
         if verb not in rt.verbs or (verb == "create" and t.name and t.subresource != "token"):
             if not (t.subresource and verb in ("get", "update", "patch", "create")):
@@ -384,7 +387,8 @@ class KubeHandler(tornado.web.RequestHandler):
                 "spec": spec, "status": {"token": token, "expirationTimestamp": expires}}
 
     # -- watch ---------------------------------------------------------------------
-    async def _watch(self, t: Target, args: dict[str, str], accept: str) -> None:
+    async def _watch(self, t: Target, args: dict[str, str], accept: str,
+                     make_watcher: type[Watcher] | Any = Watcher) -> None:
         rt = t.rt
         field_sel = args.get("fieldSelector")
         if t.name:
@@ -412,7 +416,7 @@ class KubeHandler(tornado.web.RequestHandler):
         include = args.get("includeObject", "Metadata")
         api_version = rt.api_version(t.version)
 
-        watcher = Watcher(self.srv.store, rt, t.namespace or None, pred, self.request.path)
+        watcher = make_watcher(self.srv.store, rt, t.namespace or None, pred, self.request.path)
         too_old = watcher.start(from_rv)
         self.set_status(200)
         self.set_header("Content-Type", JSON_CT)

@@ -67,6 +67,8 @@ def builtin_types() -> list[ResourceType]:
                      ("deploy",), ("all",), ALL_VERBS, ("status",), True),
         ResourceType("batch", ("v1",), "jobs", "Job", True, "job", (), ("all",), ALL_VERBS,
                      ("status",), True),
+        ResourceType("storage.k8s.io", ("v1",), "storageclasses", "StorageClass", False,
+                     "storageclass", ("sc",)),
         ResourceType(rbac, ("v1",), "roles", "Role", True, "role"),
         ResourceType(rbac, ("v1",), "rolebindings", "RoleBinding", True, "rolebinding"),
         ResourceType(rbac, ("v1",), "clusterroles", "ClusterRole", False, "clusterrole"),

@@ -21,6 +21,7 @@ import yaml
 
 from .authn import TokenAuthenticator
 from .faults import FaultInjector
+from . import openshift
 from .handlers import KubeHandler
 from .logs import LogStore
 from .ops import Api
@@ -97,6 +98,7 @@ class SandboxKubeServer:
         self.state_dir: Path | None = None
 
         self.store = Store()
+        openshift.register(self.store.registry)
         self.api = Api(self.store)
         self.authn = TokenAuthenticator(self.store)
         self.authz = Authorizer(self.store)
