@@ -35,7 +35,8 @@ from .base import DashboardHandler
 from .cr_calls import MERGE_PATCH, call
 from .defaults import DEFAULT_PVC_SIZE_GI
 from .names import check_label, check_subdomain
-from .notebook_names import NotebookNames, names_for, owner_meta
+from .notebook_names import OWNER_ANNOTATION, NotebookNames, names_for, owner_meta
+from .notebook_pod import PodOptions, from_pod_spec_options, from_size
 
 NB = "/apis/kubeflow.org/v1/namespaces/{ns}/notebooks"
 ROUTES = "/apis/route.openshift.io/v1/namespaces/{ns}/routes"
@@ -47,11 +48,9 @@ ROUTE_KIND = "OpenShift Routes (route.openshift.io/v1)"
 STOP_ANNOTATION = "kubeflow-resource-stopped"
 LINK_ANNOTATION = "opendatahub.io/link"
 NOTEBOOK_IMAGE_LABEL = "opendatahub.io/notebook-image"
-GPU = "nvidia.com/gpu"
 MOUNT_PATH = "/opt/app-root/src"
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,252}$")
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-MAX_GPUS = 64
 # The old backend's DEFAULT_NOTEBOOK_SIZES (spec.notebookSizes replaces them).
 DEFAULT_SIZES = [
     {"name": "Small", "resources": {"requests": {"cpu": "1", "memory": "8Gi"},
@@ -209,7 +208,8 @@ def _ready(pod: dict[str, Any]) -> bool:
 class NotebooksHandler(NotebookHandlerBase):
     async def post(self) -> None:
         """Start the Jupyter tile's notebook (`{state: "started", imageName, imageTagName,
-        notebookSizeName, gpus?, envVars: {configMap, secrets}, username?}`): the
+        podSpecOptions (or notebookSizeName + gpus), envVars: {configMap, secrets},
+        storageClassName?, username?}`; notebook_pod.py): the
         Role/RoleBinding, PVC, env Secret/ConfigMap and Notebook of the caller, written by the
         SERVICE ACCOUNT (another user's, `username`: admins, with their own token); an
         existing object that is not the target user's is never adopted (409). Answers the
@@ -220,10 +220,15 @@ class NotebooksHandler(NotebookHandlerBase):
         n = names_for(username)
         ns = await self.notebook_namespace()
         spec = await self.spec()
-        size = self.size(spec, body.get("notebookSizeName"))
-        gpus = body.get("gpus") or 0
-        if isinstance(gpus, bool) or not isinstance(gpus, int) or not 0 <= gpus <= MAX_GPUS:
-            raise ApiError(400, f"gpus must be a whole number from 0 to {MAX_GPUS}")
+        if body.get("podSpecOptions") is not None:
+            pod = from_pod_spec_options(body["podSpecOptions"])
+        else:
+            pod = from_size(self.size(spec, body.get("notebookSizeName")), body.get("gpus") or 0,
+                            (spec.get("notebookController") or {})
+                            .get("notebookTolerationSettings"))
+        storage_class = body.get("storageClassName")
+        if storage_class is not None:
+            check_subdomain(storage_class, "storageClassName")
         env = body.get("envVars") or {}
         if not isinstance(env, dict):
             raise ApiError(400, "envVars must be an object")
@@ -236,12 +241,10 @@ class NotebooksHandler(NotebookHandlerBase):
         # Every object is checked before any is written: a squatted name changes nothing.
         existing = await self.read_owned(path, n, token, "Notebook", NB_KIND)
         await self.ensure_rbac(ns, n, token)
-        await self.ensure_pvc(ns, n, spec, token)
+        await self.ensure_pvc(ns, n, spec, token, storage_class)
         await self.ensure_env(ns, n, "secrets", secret_env, token)
         await self.ensure_env(ns, n, "configmaps", cm_env, token)
-        nb = assemble(ns, n, self.origin(), size, selection, image_url, gpus,
-                      (spec.get("notebookController") or {}).get("notebookTolerationSettings"),
-                      cm_env, secret_env)
+        nb = assemble(ns, n, self.origin(), pod, selection, image_url, cm_env, secret_env)
         if existing is None:
             self.write_json(await call(self.kube, "POST", NB.format(ns=ns), NB_KIND,
                                        token=token, json=nb))
@@ -334,7 +337,7 @@ class NotebooksHandler(NotebookHandlerBase):
                 await self.kube.json("PUT", f"{base}/{kind}/{n.role}", token=token, json=obj)
 
     async def ensure_pvc(self, ns: str, n: NotebookNames, spec: dict[str, Any],
-                         token: Any) -> None:
+                         token: Any, storage_class: str | None = None) -> None:
         """The notebook's PVC: kept when it is the user's, created when missing."""
         path = f"/api/v1/namespaces/{ns}/persistentvolumeclaims"
         if await self.read_owned(f"{path}/{n.pvc}", n, token, "PersistentVolumeClaim"):
@@ -344,7 +347,8 @@ class NotebooksHandler(NotebookHandlerBase):
             "apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": owner_meta(n, n.pvc, ns),
             "spec": {"accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem",
-                     "resources": {"requests": {"storage": str(size)}}}})
+                     "resources": {"requests": {"storage": str(size)}},
+                     **({"storageClassName": storage_class} if storage_class else {})}})
 
     async def ensure_env(self, ns: str, n: NotebookNames, plural: str, values: dict[str, str],
                          token: Any) -> None:
@@ -365,27 +369,11 @@ class NotebooksHandler(NotebookHandlerBase):
         await self.kube.json("PUT", f"{path}/{n.env}", token=token, json=obj)
 
 
-def assemble(ns: str, n: NotebookNames, url: str, size: dict[str, Any],
-             selection: str, image_url: str, gpus: int, toleration: Any,
-             cm_env: dict[str, str], secret_env: dict[str, str]) -> dict[str, Any]:
+def assemble(ns: str, n: NotebookNames, url: str, pod: PodOptions, selection: str,
+             image_url: str, cm_env: dict[str, str], secret_env: dict[str, str]
+             ) -> dict[str, Any]:
     """The Notebook object the old backend's assembleNotebook built."""
     name, user, username = n.notebook, n.user, n.username
-    resources = json.loads(json.dumps(size.get("resources") or {}))
-    tolerations: list[dict[str, Any]] = []
-    affinity: dict[str, Any] = {}
-    if gpus > 0:
-        resources.setdefault("limits", {})[GPU] = gpus
-        resources.setdefault("requests", {})[GPU] = gpus
-        tolerations.append({"effect": "NoSchedule", "key": GPU, "operator": "Exists"})
-    else:
-        affinity = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-            "weight": 1, "preference": {"matchExpressions": [{
-                "key": "nvidia.com/gpu.present", "operator": "NotIn", "values": ["true"]}]}}]}}
-    if isinstance(toleration, dict) and toleration.get("enabled") and toleration.get("key"):
-        tolerations.append({"effect": "NoSchedule", "key": toleration["key"],
-                            "operator": "Exists"})
-    if resources.get("requests") and not resources.get("limits"):
-        resources["limits"] = resources["requests"]
     env = [
         {"name": "NOTEBOOK_ARGS", "value": "\n".join([
             "--ServerApp.port=8888", "--ServerApp.token=''", "--ServerApp.password=''",
@@ -400,6 +388,22 @@ def assemble(ns: str, n: NotebookNames, url: str, size: dict[str, Any],
           for k in secret_env),
         {"name": "JUPYTER_NOTEBOOK_PORT", "value": "8888"},
     ]
+    annotations: dict[str, Any] = {
+        "notebooks.opendatahub.io/oauth-logout-url": f"{url}/notebookController/{user}/home",
+        "notebooks.opendatahub.io/last-size-selection": pod.size_name,
+        "notebooks.opendatahub.io/last-image-selection": selection,
+        "notebooks.opendatahub.io/inject-oauth": "true",
+        "opendatahub.io/user": user,
+        OWNER_ANNOTATION: username,
+        STOP_ANNOTATION: None}
+    if pod.profile_name:
+        annotations["opendatahub.io/hardware-profile-name"] = pod.profile_name
+        annotations["opendatahub.io/hardware-profile-namespace"] = pod.profile_namespace
+    scheduling: dict[str, Any] = {"affinity": pod.affinity}
+    if pod.tolerations is not None:
+        scheduling["tolerations"] = pod.tolerations
+    if pod.node_selector:
+        scheduling["nodeSelector"] = pod.node_selector
     probe = {"initialDelaySeconds": 10, "periodSeconds": 5, "timeoutSeconds": 1,
              "successThreshold": 1, "failureThreshold": 3,
              "httpGet": {"scheme": "HTTP", "path": f"/notebook/{ns}/{name}/api",
@@ -410,21 +414,16 @@ def assemble(ns: str, n: NotebookNames, url: str, size: dict[str, Any],
             "name": name, "namespace": ns,
             "labels": {"app": name, "opendatahub.io/odh-managed": "true",
                        "opendatahub.io/user": user, "opendatahub.io/dashboard": "true"},
-            "annotations": {
-                "notebooks.opendatahub.io/oauth-logout-url":
-                    f"{url}/notebookController/{user}/home",
-                "notebooks.opendatahub.io/last-size-selection": size.get("name"),
-                "notebooks.opendatahub.io/last-image-selection": selection,
-                "notebooks.opendatahub.io/inject-oauth": "true",
-                "opendatahub.io/username": username,
-                STOP_ANNOTATION: None}},
+            "annotations": annotations},
         "spec": {"template": {"spec": {
-            "affinity": affinity, "enableServiceLinks": False, "tolerations": tolerations,
-            "volumes": [{"name": n.pvc, "persistentVolumeClaim": {"claimName": n.pvc}}],
+            **scheduling, "enableServiceLinks": False,
+            "volumes": [{"name": n.pvc, "persistentVolumeClaim": {"claimName": n.pvc}},
+                        {"name": "shm", "emptyDir": {"medium": "Memory"}}],
             "containers": [{
                 "name": name, "image": image_url, "imagePullPolicy": "Always",
-                "workingDir": MOUNT_PATH, "env": env, "resources": resources,
-                "volumeMounts": [{"mountPath": MOUNT_PATH, "name": n.pvc}],
+                "workingDir": MOUNT_PATH, "env": env, "resources": pod.resources,
+                "volumeMounts": [{"mountPath": MOUNT_PATH, "name": n.pvc},
+                                 {"mountPath": "/dev/shm", "name": "shm"}],
                 "ports": [{"name": "notebook-port", "containerPort": 8888, "protocol": "TCP"}],
                 "livenessProbe": probe, "readinessProbe": probe}]}}}}
 
@@ -511,7 +510,8 @@ _NB_DATA = {"type": "object", "properties": {
     "state": {"type": "string", "enum": ["started", "stopped"]},
     "username": {"type": "string"}, "imageName": {"type": "string"},
     "imageTagName": {"type": "string"}, "notebookSizeName": {"type": "string"},
-    "gpus": {"type": "integer"}, "envVars": {"type": "object"}}}
+    "gpus": {"type": "integer"}, "envVars": {"type": "object"},
+    "podSpecOptions": {"type": "object"}, "storageClassName": {"type": "string"}}}
 
 
 def notebook_routes() -> list[Route]:
