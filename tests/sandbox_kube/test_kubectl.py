@@ -70,3 +70,17 @@ def test_kubectl_create_apply_patch_logs_delete(kube, kubectl) -> None:
         kubectl("delete", "configmap", name, "-n", "default")
     kubectl("delete", "pod", "kpod", "-n", "default", "--wait=false")
     assert "NotFound" in kubectl("get", "configmap", "kc1", "-n", "default", ok=False)
+
+
+def test_kubectl_openshift_projects(kubectl) -> None:
+    mine = kubectl("--context", "alice", "get", "projects", "-o", "name")
+    assert "project.project.openshift.io/alice-project" in mine and "bob-project" not in mine
+    assert "alice-project" in kubectl("--context", "alice", "get", "project", "alice-project")
+    assert "Forbidden" in kubectl("--context", "alice", "get", "project", "bob-project",
+                                  ok=False)
+    assert kubectl("--context", "alice", "auth", "can-i", "create",
+                   "projectrequests.project.openshift.io").splitlines()[0] == "yes"
+    who = kubectl("--context", "bob", "get", "users.user.openshift.io", "~", "-o",
+                  "jsonpath={.metadata.name}")
+    assert who.strip() == "bob"
+    assert "standard-csi" in kubectl("--context", "alice", "get", "storageclasses")
