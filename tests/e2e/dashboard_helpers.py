@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+import pytest
 
 from .conftest import DASHBOARD_DIR, OdhProcess, PageWatch
 
@@ -136,3 +138,22 @@ def open_dash(browser: Any, proc: OdhProcess, headers: dict[str, str] | None = N
 
     page.on("websocket", on_socket)
     return dash
+
+
+# Module-scoped fixtures: a test module imports them, and gets one odh-core and one browser
+# page per role for all its tests (each module its own, so flows cannot disturb page checks).
+@pytest.fixture(scope="module")
+def admin(odh_process: Callable[..., OdhProcess], browser: Any) -> Iterator[Dash]:
+    """The admin, by dev auth (requests without a token act as `admin`)."""
+    dash = open_dash(browser, odh_process(dashboard_config(), dev=True))
+    yield dash
+    dash.page.context.close()
+
+
+@pytest.fixture(scope="module")
+def alice(odh_process: Callable[..., OdhProcess], browser: Any) -> Iterator[Dash]:
+    """alice, a plain user, by her token on every request (dev auth off)."""
+    dash = open_dash(browser, odh_process(dashboard_config()),
+                     {"Authorization": f"Bearer {ALICE_TOKEN}"})
+    yield dash
+    dash.page.context.close()

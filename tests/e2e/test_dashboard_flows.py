@@ -10,31 +10,13 @@ allowed in that one step)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterator
-
 import pytest
 
-from .conftest import OdhProcess
-from .dashboard_helpers import (AFTER_START, ALICE_TOKEN, BEFORE_FIRST_START,
-                                ROUTE_404_PAGE_ERROR, Dash, dashboard_config, either,
-                                open_dash)
+from .dashboard_helpers import (AFTER_START, BEFORE_FIRST_START, ROUTE_404_PAGE_ERROR, Dash,
+                                admin, alice, either)
 
 ROLES = ["admin", "alice"]
-
-
-@pytest.fixture(scope="module")
-def admin(odh_process: Callable[..., OdhProcess], browser: Any) -> Iterator[Dash]:
-    dash = open_dash(browser, odh_process(dashboard_config(), dev=True))
-    yield dash
-    dash.page.context.close()
-
-
-@pytest.fixture(scope="module")
-def alice(odh_process: Callable[..., OdhProcess], browser: Any) -> Iterator[Dash]:
-    dash = open_dash(browser, odh_process(dashboard_config()),
-                     {"Authorization": f"Bearer {ALICE_TOKEN}"})
-    yield dash
-    dash.page.context.close()
+__all__ = ["admin", "alice"]  # the module's fixtures: one odh-core and browser page per role
 
 
 def _project_events(dash: Dash, name: str) -> list[str]:

@@ -4,14 +4,11 @@ no failed response the page does not expect and no page error. Settings pages ex
 admin only. One odh-core and one browser page per role for the whole module."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
-
 import pytest
 
-from .conftest import OdhProcess
-from .dashboard_helpers import (ALICE_TOKEN, NOT_FOUND_PAGE, Dash, dashboard_config,
-                                open_dash)
+from .dashboard_helpers import NOT_FOUND_PAGE, Dash, admin, alice
 
+__all__ = ["admin", "alice"]  # the module's fixtures: one odh-core and browser page per role
 P = "/projects/alice-project"
 # (id, path, what the page must show)
 PAGES = [
@@ -43,21 +40,6 @@ SETTINGS = [
      ["modelregistry-sample"]),
     ("user-management", "/settings/user-management", ["odh-admins", "system:authenticated"]),
 ]
-
-
-@pytest.fixture(scope="module")
-def admin(odh_process: Callable[..., OdhProcess], browser: Any) -> Iterator[Dash]:
-    dash = open_dash(browser, odh_process(dashboard_config(), dev=True))
-    yield dash
-    dash.page.context.close()
-
-
-@pytest.fixture(scope="module")
-def alice(odh_process: Callable[..., OdhProcess], browser: Any) -> Iterator[Dash]:
-    dash = open_dash(browser, odh_process(dashboard_config()),
-                     {"Authorization": f"Bearer {ALICE_TOKEN}"})
-    yield dash
-    dash.page.context.close()
 
 
 def _row(dash: Dash, *cells: str) -> None:
