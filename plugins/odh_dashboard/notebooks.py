@@ -443,7 +443,7 @@ class EnvHandler(NotebookHandlerBase):
             return
         names, actual = own
         obj = await self.read_owned(f"{path}/{actual}", names, SERVICE_ACCOUNT,
-                                    kind.capitalize())
+                                    {"secret": "Secret", "configmap": "ConfigMap"}[kind])
         if obj is None:
             raise ApiError(404, f'{plural} "{name}" not found')
         self.write_json(obj)

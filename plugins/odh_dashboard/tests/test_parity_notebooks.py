@@ -276,3 +276,52 @@ async def test_image_pullers_binding_by_the_service_account(odh_server, admin_ku
     # Any other binding is still the user's own business.
     other = await odh_server.fetch(f"/api/rolebindings/{nb_ns}/odh-core-notebooks", user="alice")
     assert other.status == 403
+
+
+# What the stock frontend sends since hardware profiles (NotebookData.podSpecOptions).
+PROFILE = {"apiVersion": "infrastructure.opendatahub.io/v1", "kind": "HardwareProfile",
+           "metadata": {"name": "default-profile", "namespace": "opendatahub"},
+           "spec": {"identifiers": []}}
+POD_SPEC = {"resources": {"requests": {"cpu": "2", "memory": "4Gi"},
+                          "limits": {"cpu": "2", "memory": "4Gi"}},
+            "tolerations": [], "nodeSelector": {}, "affinity": {},
+            "lastSizeSelection": "", "selectedHardwareProfile": PROFILE}
+
+
+async def test_start_with_pod_spec_options(odh_server, admin_kube, nb_ns):
+    body = {"state": "started", "imageName": "minimal", "imageTagName": "2024.2",
+            "podSpecOptions": POD_SPEC, "storageClassName": "standard-csi",
+            "envVars": {"configMap": {}, "secrets": {}}}
+    resp = await odh_server.fetch("/api/notebooks", "POST", user="bob", json=body)
+    assert resp.status == 200, resp.text
+    nb = resp.json()
+    ann = nb["metadata"]["annotations"]
+    assert ann["opendatahub.io/hardware-profile-name"] == "default-profile"
+    assert ann["opendatahub.io/hardware-profile-namespace"] == "opendatahub"
+    pod = nb["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"] == POD_SPEC["resources"]
+    assert "tolerations" not in pod and "nodeSelector" not in pod  # the profile's business
+    assert {"name": "shm", "emptyDir": {"medium": "Memory"}} in pod["volumes"]
+    _, pvc = await admin_kube.call(
+        "GET", f"/api/v1/namespaces/{nb_ns}/persistentvolumeclaims/jupyterhub-nb-bob-pvc")
+    assert pvc["spec"]["storageClassName"] == "standard-csi"
+    # Without a profile the request's own scheduling applies, once it has the right shape.
+    own = {**POD_SPEC, "selectedHardwareProfile": None,
+           "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+           "nodeSelector": {"kubernetes.io/arch": "amd64"}}
+    resp = await odh_server.fetch("/api/notebooks", "POST", user="bob",
+                                  json={**body, "podSpecOptions": own})
+    assert resp.status == 200, resp.text
+    pod = resp.json()["spec"]["template"]["spec"]
+    assert pod["tolerations"] == own["tolerations"]
+    assert pod["nodeSelector"] == {"kubernetes.io/arch": "amd64"}
+    for bad in ({**POD_SPEC, "resources": {"requests": {"cpu": "lots"}}},
+                {**POD_SPEC, "resources": {"wants": {}}},
+                {**own, "tolerations": [{"key": "x", "evil": True}]},
+                {**own, "nodeSelector": {"bad key!": "x"}},
+                {**POD_SPEC, "selectedHardwareProfile": {"metadata": {"name": "Bad_Name"}}},
+                "not an object"):
+        resp = await odh_server.fetch("/api/notebooks", "POST", user="bob",
+                                      json={**body, "podSpecOptions": bad})
+        assert resp.status == 400, bad
+        assert resp.json()["message"]
