@@ -15,9 +15,10 @@
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import errors
 from .errors import KubeError, bad_request
@@ -140,6 +141,19 @@ class ProjectWatcher(Watcher):
         return None
 
 
+@contextlib.contextmanager
+def _as_project(name: str) -> Iterator[None]:
+    """Errors about the namespace behind a project name the project, as OpenShift does."""
+    try:
+        yield
+    except KubeError as e:
+        if e.code == 404:
+            raise errors.not_found("projects", PROJECT_GROUP, name) from None
+        if e.code == 409:
+            raise errors.already_exists("projects", PROJECT_GROUP, name) from None
+        raise
+
+
 class OpenShiftApi:
     """Answers one request for a type `serves()` accepts, inside the KubeHandler."""
 
@@ -224,9 +238,10 @@ class OpenShiftApi:
                 annotations[key] = value
         api = self.srv.api
         dry_run = self._dry_run()
-        ns = api.create(self.ns_rt, "", "v1", {
-            "apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "annotations": annotations}}, dry_run)
+        with _as_project(name):
+            ns = api.create(self.ns_rt, "", "v1", {
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "annotations": annotations}}, dry_run)
         if not dry_run:
             # OpenShift's default project template: the requester administers the project.
             rb_rt = self.srv.store.registry.types[(RBAC_GROUP, "rolebindings")]
@@ -274,7 +289,8 @@ class OpenShiftApi:
             return
         self._authorize(verb, "projects", PROJECT_GROUP, name, name)
         if verb == "get":
-            self.h._send(200, project_of(api.get(self.ns_rt, "", name)))
+            with _as_project(name):
+                self.h._send(200, project_of(api.get(self.ns_rt, "", name)))
         elif verb == "delete":
             api.delete(self.ns_rt, "", name, "v1", {}, dry_run)
             self.h._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},

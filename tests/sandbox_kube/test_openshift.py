@@ -90,12 +90,15 @@ def test_project_request_makes_the_requester_admin(api_client, requested) -> Non
         alice.create_cluster_custom_object(*P, "projectrequests", {
             "apiVersion": "project.openshift.io/v1", "kind": "ProjectRequest",
             "metadata": {"name": name}})
-    assert e.value.status == 409
+    assert e.value.status == 409 and "project.openshift.io" in e.value.body
     with pytest.raises(client.ApiException) as e:
         alice.create_cluster_custom_object(*P, "projectrequests", {
             "apiVersion": "project.openshift.io/v1", "kind": "ProjectRequest",
             "metadata": {"name": "Not_A_Label"}})
     assert e.value.status == 422
+    with pytest.raises(client.ApiException) as e:
+        _custom(api_client, "admin").get_cluster_custom_object(*P, "projects", "no-such")
+    assert e.value.status == 404 and "projects.project.openshift.io" in e.value.body
     # Deleting the project deletes the namespace.
     alice.delete_cluster_custom_object(*P, "projects", name)
     with pytest.raises(client.ApiException) as e:
