@@ -79,14 +79,12 @@ class NotebookNames:
                            "used. Ask an administrator to remove it.")
         return obj
 
-    def resolve(self, requested: str) -> str | None:
-        """The caller's own object name for a requested name, if the request is for one of
-        the caller's objects under its old or its injective name; else None."""
+    def resolve(self, requested: str, what: str) -> str | None:
+        """The real name of the caller's own `what` ("notebook" or "env") when `requested` is
+        its old or its injective name; else None."""
         legacy = names_for(self.username, legacy=True)
-        for attr in ("notebook", "pvc", "env"):
-            if requested in (getattr(self, attr), getattr(legacy, attr)):
-                return str(getattr(self, attr))
-        return None
+        mine = str(getattr(self, what))
+        return mine if requested in (mine, str(getattr(legacy, what))) else None
 
 
 def names_for(username: str, legacy: bool = False) -> NotebookNames:

@@ -107,13 +107,14 @@ class NotebookHandlerBase(DashboardHandler):
         if body.get("state") != expected:
             raise ApiError(400, f"Failed to {action} the Notebook: state must be {expected!r}")
 
-    async def own(self, ns: str, requested: str) -> tuple[NotebookNames, str] | None:
-        """(the caller's names, the object's real name) when `requested` in `ns` is one of
-        the caller's own notebook objects (by its old or its injective name); else None."""
+    async def own(self, ns: str, requested: str, what: str = "notebook"
+                  ) -> tuple[NotebookNames, str] | None:
+        """(the caller's names, the object's real name) when `requested` in `ns` is the
+        caller's own `what` ("notebook" or "env", by its old or its injective name)."""
         if ns != await self.notebook_namespace():
             return None
         names = names_for(self.identity.username)
-        actual = names.resolve(requested)
+        actual = names.resolve(requested, what)
         return (names, actual) if actual else None
 
     def actor(self, username: str) -> Any:
@@ -437,7 +438,7 @@ class EnvHandler(NotebookHandlerBase):
         check_subdomain(name, "name")
         plural = {"secret": "secrets", "configmap": "configmaps"}[kind]
         path = f"/api/v1/namespaces/{ns}/{plural}"
-        own = await self.own(ns, name)
+        own = await self.own(ns, name, "env")
         if own is None:
             self.write_json(await self.kube.json("GET", f"{path}/{name}", token=self.token))
             return

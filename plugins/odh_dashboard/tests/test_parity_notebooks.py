@@ -169,9 +169,10 @@ def test_names_are_injective_where_the_old_translation_was_not():
     # A suffixed key never equals an unsuffixed one: the old translation never writes "--".
     assert "--" not in username_translate("a-b--c") and user_key("a-b--c") == "a-2db-2d-2dc"
     n = names_for("Alice")
-    assert n.resolve("jupyter-nb-alice") == n.notebook == f"jupyter-nb-{upper}"
-    assert n.resolve("jupyterhub-singleuser-profile-alice-envs") == n.env
-    assert n.resolve("jupyter-nb-bob") is None and n.user == "alice"
+    assert n.resolve("jupyter-nb-alice", "notebook") == n.notebook == f"jupyter-nb-{upper}"
+    assert n.resolve("jupyterhub-singleuser-profile-alice-envs", "env") == n.env
+    assert n.resolve("jupyterhub-singleuser-profile-alice-envs", "notebook") is None
+    assert n.resolve("jupyter-nb-bob", "notebook") is None and n.user == "alice"
 
 
 async def test_plain_users_hold_no_rights_in_the_notebook_namespace(sandbox_kube, nb_ns):
