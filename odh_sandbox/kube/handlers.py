@@ -5,7 +5,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import tornado.iostream
 import tornado.web
@@ -388,7 +388,7 @@ class KubeHandler(tornado.web.RequestHandler):
 
     # -- watch ---------------------------------------------------------------------
     async def _watch(self, t: Target, args: dict[str, str], accept: str,
-                     make_watcher: type[Watcher] | Any = Watcher) -> None:
+                     make_watcher: Callable[..., Watcher] = Watcher) -> None:
         rt = t.rt
         field_sel = args.get("fieldSelector")
         if t.name:

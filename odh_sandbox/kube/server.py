@@ -19,9 +19,9 @@ import tornado.netutil
 import tornado.web
 import yaml
 
+from . import openshift
 from .authn import TokenAuthenticator
 from .faults import FaultInjector
-from . import openshift
 from .handlers import KubeHandler
 from .logs import LogStore
 from .ops import Api
