@@ -5,12 +5,12 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import tornado.iostream
 import tornado.web
 
-from . import discovery, errors, openapi_pb, protobuf, reviews, tables
+from . import discovery, errors, openapi_pb, openshift, protobuf, reviews, tables
 from .errors import KubeError, bad_request, status_body
 from .ops import WriteOptions, success_status, with_version
 from .rbac import ANONYMOUS, AUTHENTICATED, SA_PREFIX, UNAUTHENTICATED, Attributes, UserInfo
@@ -370,6 +370,9 @@ class KubeHandler(KubeRequest):
 
     async def _resource(self, user: UserInfo, t: Target, method: str, accept: str) -> None:
         rt = t.rt
+        if openshift.serves(rt):  # projects, project requests, users: views, not stored
+            await openshift.OpenShiftApi(self, user, t).serve(method, accept)
+            return
         verb = self._verb(t, method)
         if t.subresource in STREAM_SUBRESOURCES:
             self._no_containers(user, t)
@@ -486,10 +489,11 @@ class KubeHandler(KubeRequest):
                 "spec": spec, "status": {"token": token, "expirationTimestamp": expires}}
 
     # -- watch ---------------------------------------------------------------------
-    async def _watch(self, t: Target, args: dict[str, str], accept: str) -> None:
+    async def _watch(self, t: Target, args: dict[str, str], accept: str,
+                     make_watcher: Callable[..., Watcher] = Watcher) -> None:
         spec = WatchSpec.from_request(t.rt, t.version, t.name, args, accept)
-        watcher = Watcher(self.srv.store, t.rt, t.namespace or None, spec.pred,
-                          self.request.path)
+        watcher = make_watcher(self.srv.store, t.rt, t.namespace or None, spec.pred,
+                               self.request.path)
         too_old = watcher.start(spec.from_rv)
         self.set_status(200)
         self.set_header("Content-Type", JSON_CT)

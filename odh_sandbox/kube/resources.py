@@ -81,6 +81,8 @@ def builtin_types() -> list[ResourceType]:
                      "poddisruptionbudget", ("pdb",), (), ALL_VERBS, ("status",), True),
         ResourceType("networking.k8s.io", ("v1",), "ingresses", "Ingress", True, "ingress",
                      ("ing",), (), ALL_VERBS, ("status",), True),
+        ResourceType("storage.k8s.io", ("v1",), "storageclasses", "StorageClass", False,
+                     "storageclass", ("sc",)),
         ResourceType(rbac, ("v1",), "roles", "Role", True, "role"),
         ResourceType(rbac, ("v1",), "rolebindings", "RoleBinding", True, "rolebinding"),
         ResourceType(rbac, ("v1",), "clusterroles", "ClusterRole", False, "clusterrole"),

@@ -20,6 +20,7 @@ import tornado.routing
 import tornado.web
 import yaml
 
+from . import openshift
 from .authn import TokenAuthenticator
 from .bootlogs import boot_lines
 from .faults import FaultInjector
@@ -104,6 +105,7 @@ class SandboxKubeServer:
 
         self.store = Store()
         lifecycle.install(self.store)
+        openshift.register(self.store.registry)
         self.api = Api(self.store)
         self.authn = TokenAuthenticator(self.store)
         self.authz = Authorizer(self.store)

@@ -98,7 +98,8 @@ class NamespaceHandler(DashboardHandler):
         """Create a project with the dashboard label, as the user. Optional body
         `{displayName, description}`. Where users may not create namespaces directly but
         OpenShift's ProjectRequest exists, a ProjectRequest is made (also as the user) and the
-        new namespace labelled as the user."""
+        new namespace labelled by the SERVICE ACCOUNT after the user's access review (as for
+        context 0: a project admin may not label the Namespace)."""
         check_label(name, "namespace name")
         refuse_system(name)
         body = self.json_object() if self.request.body else {}
@@ -134,10 +135,8 @@ class NamespaceHandler(DashboardHandler):
             if exc.status == 404:
                 raise denied from None  # not OpenShift: the namespace 403 is the answer
             raise
-        patch = {"metadata": {"labels": {DASHBOARD_LABEL: "true"}}}
-        return await self.kube.json(
-            "PATCH", f"{NAMESPACES}/{name}", token=self.token, data=json.dumps(patch).encode(),
-            headers={"Content-Type": "application/merge-patch+json"})
+        # Its admin may not label the Namespace on OpenShift: as for context 0 (below).
+        return await patch_after_review(self, name, {"labels": {DASHBOARD_LABEL: "true"}})
 
     async def delete(self, name: str) -> None:
         """Delete a namespace, as the user (the API server's 403 comes back unchanged)."""
@@ -167,22 +166,28 @@ class NamespaceContextHandler(DashboardHandler):
         dry_run = self.get_query_argument("dryRun", None)
         if dry_run not in (None, "All"):
             raise ApiError(400, "dryRun must be All")
-        token = self.token
-        checks = await asyncio.gather(*(
-            self.kube.access_review(token, verb=verb, group=group, resource=resource, name=name,
-                                    namespace=name)
-            for group, resource in (("", "namespaces"), ("project.openshift.io", "projects"))
-            for verb in ("update", "patch")))
-        if not any(checks):
-            raise ApiError(403, f"You don't have the access to update the namespace {name}",
-                           error="Forbidden")
         labels, annotations = change
         meta: dict[str, Any] = {"labels": labels}
         if annotations:
             meta["annotations"] = annotations
-        await self.kube.json(
-            "PATCH", f"{NAMESPACES}/{name}", token=SERVICE_ACCOUNT,
-            params={"dryRun": dry_run} if dry_run else None,
-            data=json.dumps({"metadata": meta}).encode(),
-            headers={"Content-Type": "application/merge-patch+json"})
+        await patch_after_review(self, name, meta, dry_run)
         self.write_json({"applied": True})
+
+
+async def patch_after_review(handler: DashboardHandler, name: str, meta: dict[str, Any],
+                             dry_run: str | None = None) -> dict[str, Any]:
+    """Merge-patch the Namespace's metadata with the SERVICE ACCOUNT once the user's own access
+    review allows `update` or `patch` on the namespace or on its OpenShift project."""
+    checks = await asyncio.gather(*(
+        handler.kube.access_review(handler.token, verb=verb, group=group, resource=resource,
+                                   name=name, namespace=name)
+        for group, resource in (("", "namespaces"), ("project.openshift.io", "projects"))
+        for verb in ("update", "patch")))
+    if not any(checks):
+        raise ApiError(403, f"You don't have the access to update the namespace {name}",
+                       error="Forbidden")
+    return await handler.kube.json(
+        "PATCH", f"{NAMESPACES}/{name}", token=SERVICE_ACCOUNT,
+        params={"dryRun": dry_run} if dry_run else None,
+        data=json.dumps({"metadata": meta}).encode(),
+        headers={"Content-Type": "application/merge-patch+json"})

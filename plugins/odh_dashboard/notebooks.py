@@ -1,23 +1,25 @@
 """The Jupyter tile's routes (old backend: routes/api/notebooks, envs, route, status), with the
 old shapes.
 
-Who acts: the old backend did everything with its service account. Here the caller's token
-creates and changes the objects that belong to the caller - the Notebook `jupyter-nb-<user>`,
-its PVC `jupyterhub-nb-<user>-pvc` and the env Secret/ConfigMap
-`jupyterhub-singleuser-profile-<user>-envs` - so the API server's RBAC decides. The notebook
-namespace (`spec.notebookController.notebookNamespace`, else the dashboard namespace) is
-shared, so a deployment grants users `create` there (not get/list: they must not read each
-other's env Secrets; the sandbox seed `80-notebooks.yaml` shows the binding), and odh-core's
-SERVICE ACCOUNT writes the one thing a user cannot grant themselves: the Role/RoleBinding
-`jupyter-nb-<user>-notebook-view` giving that user get/update/patch on exactly their own
-objects by name (the old backend's RBAC, widened from `get` on the Notebook to what the user
-now does with their token). It is written only for the caller's own username, or for another
-user's after the admin check. The service account also reads, after the caller's own read
-of the Notebook succeeded, the notebook's pods (`notebook-name=<name>`: a user cannot list pods
-of a shared namespace by name; only a running flag and the pod uid leave) and its Route's host
-(to set the `opendatahub.io/link` annotation, written with the caller's token), the notebook
-image catalog (ImageStreams labelled `opendatahub.io/notebook-image`, public image names) and,
-for the admin-only allowed-users route, Notebooks and Groups.
+Who acts (see notebook_names.py for the names and the ownership rule):
+- In the shared notebook namespace (`spec.notebookController.notebookNamespace`, else the
+  dashboard namespace) plain users hold NO rights. odh-core's SERVICE ACCOUNT acts there for
+  the caller, and only on the caller's own objects: the Notebook `jupyter-nb-<key>`, its PVC
+  `jupyterhub-nb-<key>-pvc`, the env Secret/ConfigMap `jupyterhub-singleuser-profile-<key>-envs`
+  and the Role/RoleBinding `jupyter-nb-<key>-notebook-view` (the user's `get` on their
+  Notebook, which the notebook's oauth-proxy checks), where `<key>` is derived injectively from
+  the caller's exact username. Objects it creates carry `opendatahub.io/username: <username>`;
+  an existing object at the caller's name without that exact annotation is never adopted
+  (409), so nobody can make another user's start merge into objects they prepared.
+- A request for any other name (another user's notebook, another namespace) is made with the
+  CALLER's token, so the API server's RBAC decides (admins read anyone's; others get 403).
+- An admin may start or stop another user's notebook (`username` in the body, after the admin
+  check); that is done with the ADMIN's own token, never the service account's.
+- The service account also reads the notebook's pods (`notebook-name=<name>`, after the
+  Notebook read succeeded: only a running flag and the pod uid leave), its Route's host (for the
+  `opendatahub.io/link` annotation), the notebook image catalog (ImageStreams labelled
+  `opendatahub.io/notebook-image`, public image names) and, for the admin-only allowed-users
+  route, Notebooks and Groups.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import json
 import re
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 from odh_core import SERVICE_ACCOUNT, ApiError, KubeError, Route, requires
 
@@ -33,6 +35,8 @@ from .base import DashboardHandler
 from .cr_calls import MERGE_PATCH, call
 from .defaults import DEFAULT_PVC_SIZE_GI
 from .names import check_label, check_subdomain
+from .notebook_names import OWNER_ANNOTATION, NotebookNames, names_for, owner_meta
+from .notebook_pod import PodOptions, from_pod_spec_options, from_size
 
 NB = "/apis/kubeflow.org/v1/namespaces/{ns}/notebooks"
 ROUTES = "/apis/route.openshift.io/v1/namespaces/{ns}/routes"
@@ -44,11 +48,9 @@ ROUTE_KIND = "OpenShift Routes (route.openshift.io/v1)"
 STOP_ANNOTATION = "kubeflow-resource-stopped"
 LINK_ANNOTATION = "opendatahub.io/link"
 NOTEBOOK_IMAGE_LABEL = "opendatahub.io/notebook-image"
-GPU = "nvidia.com/gpu"
 MOUNT_PATH = "/opt/app-root/src"
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,252}$")
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-MAX_GPUS = 64
 # The old backend's DEFAULT_NOTEBOOK_SIZES (spec.notebookSizes replaces them).
 DEFAULT_SIZES = [
     {"name": "Small", "resources": {"requests": {"cpu": "1", "memory": "8Gi"},
@@ -60,25 +62,6 @@ DEFAULT_SIZES = [
     {"name": "X Large", "resources": {"requests": {"cpu": "15", "memory": "120Gi"},
                                       "limits": {"cpu": "30", "memory": "120Gi"}}},
 ]
-
-
-def username_translate(username: str) -> str:
-    """The old backend's usernameTranslate: encodeURIComponent, a few more characters
-    escaped, `%` -> `-`, lower case (so `kube:admin` -> `kube-3aadmin`)."""
-    enc = quote(username, safe="!'()*-._~")
-    for ch, rep in (("!", "%21"), ("'", "%27"), ("(", "%28"), (")", "%29"), ("*", "%2a"),
-                    ("-", "%2d"), (".", "%2e"), ("_", "%5f"), ("~", "%7f")):
-        enc = enc.replace(ch, rep)
-    return enc.replace("%", "-").lower()
-
-
-def names_for(username: str) -> dict[str, str]:
-    t = username_translate(username)
-    out = {"notebook": f"jupyter-nb-{t}", "pvc": f"jupyterhub-nb-{t}-pvc",
-           "env": f"jupyterhub-singleuser-profile-{t}-envs", "user": t}
-    for key in ("notebook", "pvc", "env"):
-        check_subdomain(out[key], "generated name")
-    return out
 
 
 def now_stamp() -> str:
@@ -124,26 +107,68 @@ class NotebookHandlerBase(DashboardHandler):
         if body.get("state") != expected:
             raise ApiError(400, f"Failed to {action} the Notebook: state must be {expected!r}")
 
+    async def own(self, ns: str, requested: str, what: str = "notebook"
+                  ) -> tuple[NotebookNames, str] | None:
+        """(the caller's names, the object's real name) when `requested` in `ns` is the
+        caller's own `what` ("notebook" or "env", by its old or its injective name)."""
+        if ns != await self.notebook_namespace():
+            return None
+        names = names_for(self.identity.username)
+        actual = names.resolve(requested, what)
+        return (names, actual) if actual else None
+
+    def actor(self, username: str) -> Any:
+        """Who writes a user's objects: the SERVICE ACCOUNT for the caller's own, the caller's
+        token when an admin acts for someone else (checked by target_user)."""
+        return SERVICE_ACCOUNT if username == self.identity.username else self.token
+
+    async def read_owned(self, path: str, names: NotebookNames, token: Any, what: str,
+                         kind: str | None = None) -> dict[str, Any] | None:
+        """The object at `path` if it is `names.username`'s, None when there is none; 409 when
+        someone else's is there."""
+        try:
+            obj = await (call(self.kube, "GET", path, kind, token=token) if kind else
+                         self.kube.json("GET", path, token=token))
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            return None
+        return names.check_owner(obj, what)
+
+    async def read_notebook(self, ns: str, name: str) -> tuple[dict[str, Any], Any]:
+        """(the Notebook, the token that may act on it): the caller's own through the service
+        account after the owner check, any other with the caller's token."""
+        own = await self.own(ns, name)
+        if own is None:
+            return await call(self.kube, "GET", f"{NB.format(ns=ns)}/{name}", NB_KIND,
+                              token=self.token), self.token
+        names, actual = own
+        nb = await self.read_owned(f"{NB.format(ns=ns)}/{actual}", names, SERVICE_ACCOUNT,
+                                   "Notebook", NB_KIND)
+        if nb is None:
+            raise ApiError(404, f'notebooks.kubeflow.org "{name}" not found')
+        return nb, SERVICE_ACCOUNT
+
 
 class NotebookHandler(NotebookHandlerBase):
     async def get(self, ns: str, name: str) -> None:
-        """The Notebook, read with the caller's token."""
+        """The Notebook: the caller's own through the service account (owner checked), any
+        other with the caller's token."""
         check_label(ns, "namespace")
         check_subdomain(name, "notebook name")
-        self.write_json(await call(self.kube, "GET", f"{NB.format(ns=ns)}/{name}", NB_KIND,
-                                   token=self.token))
+        self.write_json((await self.read_notebook(ns, name))[0])
 
 
 class NotebookStatusHandler(NotebookHandlerBase):
     async def get(self, ns: str, name: str) -> None:
-        """`{notebook, isRunning, podUID}`. The Notebook is read with the caller's token; only
+        """`{notebook, isRunning, podUID}`. The Notebook is read as in GET (the caller's own
+        through the service account, owner checked; any other with the caller's token); only
         then its pods (label `notebook-name`) and its Route's host are read with the SERVICE
-        ACCOUNT (see the module docstring); a missing link annotation is set with the caller's
-        token."""
+        ACCOUNT; a missing link annotation is set by whoever read the Notebook."""
         check_label(ns, "namespace")
         check_subdomain(name, "notebook name")
-        nb = await call(self.kube, "GET", f"{NB.format(ns=ns)}/{name}", NB_KIND,
-                        token=self.token)
+        nb, token = await self.read_notebook(ns, name)
+        name = nb["metadata"]["name"]
         annotations = (nb.get("metadata") or {}).get("annotations") or {}
         running, pod_uid = False, ""
         if not annotations.get(STOP_ANNOTATION):
@@ -154,10 +179,11 @@ class NotebookStatusHandler(NotebookHandlerBase):
             running = any(_ready(p) for p in items)
             pod_uid = ((items[0].get("metadata") or {}).get("uid") or "") if items else ""
         if running and not annotations.get(LINK_ANNOTATION):
-            nb = await self.set_link(nb, ns, name)
+            nb = await self.set_link(nb, ns, name, token)
         self.write_json({"notebook": nb, "isRunning": running, "podUID": pod_uid})
 
-    async def set_link(self, nb: dict[str, Any], ns: str, name: str) -> dict[str, Any]:
+    async def set_link(self, nb: dict[str, Any], ns: str, name: str, token: Any
+                       ) -> dict[str, Any]:
         try:
             route = await self.kube.json("GET", f"{ROUTES.format(ns=ns)}/{name}",
                                          token=SERVICE_ACCOUNT)
@@ -167,7 +193,7 @@ class NotebookStatusHandler(NotebookHandlerBase):
             patch = {"metadata": {"annotations": {
                 LINK_ANNOTATION: f"https://{host}/notebook/{ns}/{name}/"}}}
             return await self.kube.json("PATCH", f"{NB.format(ns=ns)}/{name}",
-                                        token=self.token, data=json.dumps(patch).encode(),
+                                        token=token, data=json.dumps(patch).encode(),
                                         headers={"Content-Type": MERGE_PATCH})
         except KubeError as exc:  # the link is a convenience: the status still answers
             self.plugin.log.info("notebook %s/%s: no link set (%s)", ns, name, exc.status)
@@ -183,19 +209,27 @@ def _ready(pod: dict[str, Any]) -> bool:
 class NotebooksHandler(NotebookHandlerBase):
     async def post(self) -> None:
         """Start the Jupyter tile's notebook (`{state: "started", imageName, imageTagName,
-        notebookSizeName, gpus?, envVars: {configMap, secrets}, username?}`): Role/RoleBinding
-        with the SERVICE ACCOUNT (the one thing a user cannot grant themselves), then PVC,
-        env Secret/ConfigMap and the Notebook with the caller's token. Answers the Notebook."""
+        podSpecOptions (or notebookSizeName + gpus), envVars: {configMap, secrets},
+        storageClassName?, username?}`; notebook_pod.py): the
+        Role/RoleBinding, PVC, env Secret/ConfigMap and Notebook of the caller, written by the
+        SERVICE ACCOUNT (another user's, `username`: admins, with their own token); an
+        existing object that is not the target user's is never adopted (409). Answers the
+        Notebook."""
         body = self.json_object()
         self.state(body, "started", "start")
         username = await self.target_user(body)
         n = names_for(username)
         ns = await self.notebook_namespace()
         spec = await self.spec()
-        size = self.size(spec, body.get("notebookSizeName"))
-        gpus = body.get("gpus") or 0
-        if isinstance(gpus, bool) or not isinstance(gpus, int) or not 0 <= gpus <= MAX_GPUS:
-            raise ApiError(400, f"gpus must be a whole number from 0 to {MAX_GPUS}")
+        if body.get("podSpecOptions") is not None:
+            pod = from_pod_spec_options(body["podSpecOptions"])
+        else:
+            pod = from_size(self.size(spec, body.get("notebookSizeName")), body.get("gpus") or 0,
+                            (spec.get("notebookController") or {})
+                            .get("notebookTolerationSettings"))
+        storage_class = body.get("storageClassName")
+        if storage_class is not None:
+            check_subdomain(storage_class, "storageClassName")
         env = body.get("envVars") or {}
         if not isinstance(env, dict):
             raise ApiError(400, "envVars must be an object")
@@ -203,38 +237,43 @@ class NotebooksHandler(NotebookHandlerBase):
             _env_map(env.get("secrets"), "secrets")
         image_url, selection = await self.image(body.get("imageName"), body.get("imageTagName"))
 
-        await self.ensure_rbac(ns, n, username)
-        await self.ensure_pvc(ns, n["pvc"], spec)
-        await self.ensure_env(ns, n["env"], "secrets", secret_env)
-        await self.ensure_env(ns, n["env"], "configmaps", cm_env)
-        nb = assemble(ns, n, username, self.origin(), size, selection, image_url, gpus,
-                      (spec.get("notebookController") or {}).get("notebookTolerationSettings"),
-                      cm_env, secret_env)
-        path = f"{NB.format(ns=ns)}/{n['notebook']}"
-        try:
-            await self.kube.json("GET", path, token=self.token)
-        except KubeError as exc:
-            if exc.status != 404:
-                raise
-            created = await call(self.kube, "POST", NB.format(ns=ns), NB_KIND,
-                                 token=self.token, json=nb)
-            self.write_json(created)
+        token = self.actor(username)
+        path = f"{NB.format(ns=ns)}/{n.notebook}"
+        # Every object is checked before any is written: a squatted name changes nothing.
+        existing = await self.read_owned(path, n, token, "Notebook", NB_KIND)
+        await self.ensure_rbac(ns, n, token)
+        await self.ensure_pvc(ns, n, spec, token, storage_class)
+        await self.ensure_env(ns, n, "secrets", secret_env, token)
+        await self.ensure_env(ns, n, "configmaps", cm_env, token)
+        nb = assemble(ns, n, self.origin(), pod, selection, image_url, cm_env, secret_env)
+        if existing is None:
+            self.write_json(await call(self.kube, "POST", NB.format(ns=ns), NB_KIND,
+                                       token=token, json=nb))
             return
-        self.write_json(await self.kube.json("PATCH", path, token=self.token,
-                                             data=json.dumps(nb).encode(),
+        patch = dict(nb, metadata=dict(nb["metadata"], resourceVersion=existing["metadata"]
+                                       .get("resourceVersion")))
+        self.write_json(await self.kube.json("PATCH", path, token=token,
+                                             data=json.dumps(patch).encode(),
                                              headers={"Content-Type": MERGE_PATCH}))
 
     async def patch(self) -> None:
         """Stop the notebook (`{state: "stopped", username?}`): the kubeflow stop annotation,
-        merge-patched with the caller's token. Answers the Notebook."""
+        merge-patched by the SERVICE ACCOUNT on the caller's own Notebook (owner checked;
+        another user's: admins, with their own token). Answers the Notebook."""
         body = self.json_object()
         self.state(body, "stopped", "stop")
         username = await self.target_user(body)
         ns = await self.notebook_namespace()
-        name = names_for(username)["notebook"]
-        patch = {"metadata": {"annotations": {STOP_ANNOTATION: now_stamp()}}}
-        self.write_json(await call(self.kube, "PATCH", f"{NB.format(ns=ns)}/{name}", NB_KIND,
-                                   token=self.token, data=json.dumps(patch).encode(),
+        n = names_for(username)
+        token = self.actor(username)
+        path = f"{NB.format(ns=ns)}/{n.notebook}"
+        existing = await self.read_owned(path, n, token, "Notebook", NB_KIND)
+        if existing is None:
+            raise ApiError(404, f'notebooks.kubeflow.org "{n.notebook}" not found')
+        patch = {"metadata": {"annotations": {STOP_ANNOTATION: now_stamp()},
+                              "resourceVersion": existing["metadata"].get("resourceVersion")}}
+        self.write_json(await call(self.kube, "PATCH", path, NB_KIND, token=token,
+                                   data=json.dumps(patch).encode(),
                                    headers={"Content-Type": MERGE_PATCH}))
 
     def origin(self) -> str:
@@ -273,96 +312,69 @@ class NotebooksHandler(NotebookHandlerBase):
             raise ApiError(400, f"Error getting the image for {name}:{tag}")
         return f"{repo}:{tag}", f"{name}:{tag}"
 
-    async def ensure_rbac(self, ns: str, n: dict[str, str], username: str) -> None:
-        """Role + RoleBinding `<notebook>-notebook-view` for `username`, by name only, written
-        with the SERVICE ACCOUNT (a user cannot grant themselves access); callers have checked
-        that `username` is the caller or that the caller is an admin."""
-        role_name = f"{n['notebook']}-notebook-view"
+    async def ensure_rbac(self, ns: str, n: NotebookNames, token: Any) -> None:
+        """Role + RoleBinding `<notebook>-notebook-view`: `get` on the user's Notebook (what
+        the notebook's oauth-proxy checks; the old backend's RBAC), by name only."""
         labels = {"opendatahub.io/dashboard": "true"}
         role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                "metadata": {"name": role_name, "labels": labels},
-                "rules": [
-                    {"apiGroups": ["kubeflow.org"], "resources": ["notebooks"],
-                     "resourceNames": [n["notebook"]], "verbs": ["get", "update", "patch"]},
-                    {"apiGroups": [""], "resources": ["persistentvolumeclaims"],
-                     "resourceNames": [n["pvc"]], "verbs": ["get"]},
-                    {"apiGroups": [""], "resources": ["secrets", "configmaps"],
-                     "resourceNames": [n["env"]], "verbs": ["get", "update", "patch"]}]}
+                "metadata": owner_meta(n, n.role),
+                "rules": [{"apiGroups": ["kubeflow.org"], "resources": ["notebooks"],
+                           "resourceNames": [n.notebook], "verbs": ["get"]}]}
         binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                   "metadata": {"name": role_name, "labels": labels},
+                   "metadata": owner_meta(n, n.role),
                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                               "name": role_name},
+                               "name": n.role},
                    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
-                                 "name": username}]}
+                                 "name": n.username}]}
         base = RBAC.format(ns=ns)
-        for kind, obj in (("roles", role), ("rolebindings", binding)):
-            try:
-                await self.kube.json("POST", f"{base}/{kind}", token=SERVICE_ACCOUNT, json=obj)
-            except KubeError as exc:
-                if exc.status != 409:
-                    raise
-                await self.kube.json("PUT", f"{base}/{kind}/{role_name}", token=SERVICE_ACCOUNT,
-                                     json=obj)
+        for kind, obj, what in (("roles", role, "Role"), ("rolebindings", binding,
+                                                          "RoleBinding")):
+            obj["metadata"]["labels"] = labels
+            old = await self.read_owned(f"{base}/{kind}/{n.role}", n, token, what)
+            if old is None:
+                await self.kube.json("POST", f"{base}/{kind}", token=token, json=obj)
+            else:
+                obj["metadata"]["resourceVersion"] = old["metadata"].get("resourceVersion")
+                await self.kube.json("PUT", f"{base}/{kind}/{n.role}", token=token, json=obj)
 
-    async def ensure_pvc(self, ns: str, name: str, spec: dict[str, Any]) -> None:
-        """The notebook's PVC, read and (when missing) created with the caller's token."""
+    async def ensure_pvc(self, ns: str, n: NotebookNames, spec: dict[str, Any],
+                         token: Any, storage_class: str | None = None) -> None:
+        """The notebook's PVC: kept when it is the user's, created when missing."""
         path = f"/api/v1/namespaces/{ns}/persistentvolumeclaims"
-        try:
-            await self.kube.json("GET", f"{path}/{name}", token=self.token)
+        if await self.read_owned(f"{path}/{n.pvc}", n, token, "PersistentVolumeClaim"):
             return
-        except KubeError as exc:
-            if exc.status != 404:
-                raise
         size = (spec.get("notebookController") or {}).get("pvcSize") or f"{DEFAULT_PVC_SIZE_GI}Gi"
-        await self.kube.json("POST", path, token=self.token, json={
+        await self.kube.json("POST", path, token=token, json={
             "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": name, "namespace": ns,
-                         "labels": {"opendatahub.io/dashboard": "true"}},
+            "metadata": owner_meta(n, n.pvc, ns),
             "spec": {"accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem",
-                     "resources": {"requests": {"storage": str(size)}}}})
+                     "resources": {"requests": {"storage": str(size)}},
+                     **({"storageClassName": storage_class} if storage_class else {})}})
 
-    async def ensure_env(self, ns: str, name: str, plural: str, values: dict[str, str]) -> None:
-        """The env Secret/ConfigMap, replaced when it exists and created when it does not
-        (and there is something to hold), with the caller's token (old verifyEnvVars)."""
+    async def ensure_env(self, ns: str, n: NotebookNames, plural: str, values: dict[str, str],
+                         token: Any) -> None:
+        """The env Secret/ConfigMap: replaced when it is the user's, created when missing (and
+        there is something to hold) - the old verifyEnvVars."""
         path = f"/api/v1/namespaces/{ns}/{plural}"
-        obj: dict[str, Any] = {"apiVersion": "v1", "metadata": {
-            "name": name, "namespace": ns, "labels": {"opendatahub.io/dashboard": "true"}}}
+        obj: dict[str, Any] = {"apiVersion": "v1", "metadata": owner_meta(n, n.env, ns)}
         if plural == "secrets":
             obj.update(kind="Secret", type="Opaque", stringData=values)
         else:
             obj.update(kind="ConfigMap", data=values)
-        try:
-            await self.kube.json("GET", f"{path}/{name}", token=self.token)
-        except KubeError as exc:
-            if exc.status != 404:
-                raise
+        old = await self.read_owned(f"{path}/{n.env}", n, token, obj["kind"])
+        if old is None:
             if values:
-                await self.kube.json("POST", path, token=self.token, json=obj)
+                await self.kube.json("POST", path, token=token, json=obj)
             return
-        await self.kube.json("PUT", f"{path}/{name}", token=self.token, json=obj)
+        obj["metadata"]["resourceVersion"] = old["metadata"].get("resourceVersion")
+        await self.kube.json("PUT", f"{path}/{n.env}", token=token, json=obj)
 
 
-def assemble(ns: str, n: dict[str, str], username: str, url: str, size: dict[str, Any],
-             selection: str, image_url: str, gpus: int, toleration: Any,
-             cm_env: dict[str, str], secret_env: dict[str, str]) -> dict[str, Any]:
+def assemble(ns: str, n: NotebookNames, url: str, pod: PodOptions, selection: str,
+             image_url: str, cm_env: dict[str, str], secret_env: dict[str, str]
+             ) -> dict[str, Any]:
     """The Notebook object the old backend's assembleNotebook built."""
-    name, user = n["notebook"], n["user"]
-    resources = json.loads(json.dumps(size.get("resources") or {}))
-    tolerations: list[dict[str, Any]] = []
-    affinity: dict[str, Any] = {}
-    if gpus > 0:
-        resources.setdefault("limits", {})[GPU] = gpus
-        resources.setdefault("requests", {})[GPU] = gpus
-        tolerations.append({"effect": "NoSchedule", "key": GPU, "operator": "Exists"})
-    else:
-        affinity = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-            "weight": 1, "preference": {"matchExpressions": [{
-                "key": "nvidia.com/gpu.present", "operator": "NotIn", "values": ["true"]}]}}]}}
-    if isinstance(toleration, dict) and toleration.get("enabled") and toleration.get("key"):
-        tolerations.append({"effect": "NoSchedule", "key": toleration["key"],
-                            "operator": "Exists"})
-    if resources.get("requests") and not resources.get("limits"):
-        resources["limits"] = resources["requests"]
+    name, user, username = n.notebook, n.user, n.username
     env = [
         {"name": "NOTEBOOK_ARGS", "value": "\n".join([
             "--ServerApp.port=8888", "--ServerApp.token=''", "--ServerApp.password=''",
@@ -371,12 +383,28 @@ def assemble(ns: str, n: dict[str, str], username: str, url: str, size: dict[str
                 {"user": user, "hub_host": url, "hub_prefix": f"/notebookController/{user}"},
                 separators=(",", ":"))])},
         {"name": "JUPYTER_IMAGE", "value": image_url},
-        *({"name": k, "valueFrom": {"configMapKeyRef": {"key": k, "name": n["env"]}}}
+        *({"name": k, "valueFrom": {"configMapKeyRef": {"key": k, "name": n.env}}}
           for k in cm_env),
-        *({"name": k, "valueFrom": {"secretKeyRef": {"key": k, "name": n["env"]}}}
+        *({"name": k, "valueFrom": {"secretKeyRef": {"key": k, "name": n.env}}}
           for k in secret_env),
         {"name": "JUPYTER_NOTEBOOK_PORT", "value": "8888"},
     ]
+    annotations: dict[str, Any] = {
+        "notebooks.opendatahub.io/oauth-logout-url": f"{url}/notebookController/{user}/home",
+        "notebooks.opendatahub.io/last-size-selection": pod.size_name,
+        "notebooks.opendatahub.io/last-image-selection": selection,
+        "notebooks.opendatahub.io/inject-oauth": "true",
+        "opendatahub.io/user": user,
+        OWNER_ANNOTATION: username,
+        STOP_ANNOTATION: None}
+    if pod.profile_name:
+        annotations["opendatahub.io/hardware-profile-name"] = pod.profile_name
+        annotations["opendatahub.io/hardware-profile-namespace"] = pod.profile_namespace
+    scheduling: dict[str, Any] = {"affinity": pod.affinity}
+    if pod.tolerations is not None:
+        scheduling["tolerations"] = pod.tolerations
+    if pod.node_selector:
+        scheduling["nodeSelector"] = pod.node_selector
     probe = {"initialDelaySeconds": 10, "periodSeconds": 5, "timeoutSeconds": 1,
              "successThreshold": 1, "failureThreshold": 3,
              "httpGet": {"scheme": "HTTP", "path": f"/notebook/{ns}/{name}/api",
@@ -387,44 +415,53 @@ def assemble(ns: str, n: dict[str, str], username: str, url: str, size: dict[str
             "name": name, "namespace": ns,
             "labels": {"app": name, "opendatahub.io/odh-managed": "true",
                        "opendatahub.io/user": user, "opendatahub.io/dashboard": "true"},
-            "annotations": {
-                "notebooks.opendatahub.io/oauth-logout-url":
-                    f"{url}/notebookController/{user}/home",
-                "notebooks.opendatahub.io/last-size-selection": size.get("name"),
-                "notebooks.opendatahub.io/last-image-selection": selection,
-                "notebooks.opendatahub.io/inject-oauth": "true",
-                "opendatahub.io/username": username,
-                STOP_ANNOTATION: None}},
+            "annotations": annotations},
         "spec": {"template": {"spec": {
-            "affinity": affinity, "enableServiceLinks": False, "tolerations": tolerations,
-            "volumes": [{"name": n["pvc"], "persistentVolumeClaim": {"claimName": n["pvc"]}}],
+            **scheduling, "enableServiceLinks": False,
+            "volumes": [{"name": n.pvc, "persistentVolumeClaim": {"claimName": n.pvc}},
+                        {"name": "shm", "emptyDir": {"medium": "Memory"}}],
             "containers": [{
                 "name": name, "image": image_url, "imagePullPolicy": "Always",
-                "workingDir": MOUNT_PATH, "env": env, "resources": resources,
-                "volumeMounts": [{"mountPath": MOUNT_PATH, "name": n["pvc"]}],
+                "workingDir": MOUNT_PATH, "env": env, "resources": pod.resources,
+                "volumeMounts": [{"mountPath": MOUNT_PATH, "name": n.pvc},
+                                 {"mountPath": "/dev/shm", "name": "shm"}],
                 "ports": [{"name": "notebook-port", "containerPort": 8888, "protocol": "TCP"}],
                 "livenessProbe": probe, "readinessProbe": probe}]}}}}
 
 
-class EnvHandler(DashboardHandler):
+class EnvHandler(NotebookHandlerBase):
     async def get(self, kind: str, ns: str, name: str) -> None:
-        """The env Secret or ConfigMap, read with the caller's token: a caller who may not
-        read it gets the API server's 403."""
+        """The env Secret or ConfigMap: the caller's own through the service account (owner
+        checked: 409 when someone else's sits at the caller's name), any other with the
+        caller's token (a caller who may not read it gets the API server's 403)."""
         check_label(ns, "namespace")
         check_subdomain(name, "name")
         plural = {"secret": "secrets", "configmap": "configmaps"}[kind]
-        self.write_json(await self.kube.json(
-            "GET", f"/api/v1/namespaces/{ns}/{plural}/{name}", token=self.token))
+        path = f"/api/v1/namespaces/{ns}/{plural}"
+        own = await self.own(ns, name, "env")
+        if own is None:
+            self.write_json(await self.kube.json("GET", f"{path}/{name}", token=self.token))
+            return
+        names, actual = own
+        obj = await self.read_owned(f"{path}/{actual}", names, SERVICE_ACCOUNT,
+                                    {"secret": "Secret", "configmap": "ConfigMap"}[kind])
+        if obj is None:
+            raise ApiError(404, f'{plural} "{name}" not found')
+        self.write_json(obj)
 
 
-class RouteHandler(DashboardHandler):
+class RouteHandler(NotebookHandlerBase):
     async def get(self, ns: str, name: str) -> None:
-        """The OpenShift Route, read with the caller's token (404 when Routes are not
-        served)."""
+        """The OpenShift Route (404 when Routes are not served): of the caller's own notebook
+        through the service account once the Notebook's owner is checked, any other with the
+        caller's token."""
         check_label(ns, "namespace")
         check_subdomain(name, "route name")
-        self.write_json(await call(self.kube, "GET", f"{ROUTES.format(ns=ns)}/{name}",
-                                   ROUTE_KIND, token=self.token))
+        nb, token = (await self.read_notebook(ns, name)) if await self.own(ns, name) \
+            else ({"metadata": {"name": name}}, self.token)
+        self.write_json(await call(self.kube, "GET",
+                                   f"{ROUTES.format(ns=ns)}/{nb['metadata']['name']}",
+                                   ROUTE_KIND, token=token))
 
 
 class AllowedUsersHandler(NotebookHandlerBase):
@@ -474,29 +511,37 @@ _NB_DATA = {"type": "object", "properties": {
     "state": {"type": "string", "enum": ["started", "stopped"]},
     "username": {"type": "string"}, "imageName": {"type": "string"},
     "imageTagName": {"type": "string"}, "notebookSizeName": {"type": "string"},
-    "gpus": {"type": "integer"}, "envVars": {"type": "object"}}}
+    "gpus": {"type": "integer"}, "envVars": {"type": "object"},
+    "podSpecOptions": {"type": "object"}, "storageClassName": {"type": "string"}}}
 
 
 def notebook_routes() -> list[Route]:
     return [
         Route(r"/api/notebooks", NotebooksHandler, request_body=_NB_DATA,
               description="Start (POST, state started) or stop (PATCH, state stopped) your "
-              "Jupyter tile notebook, as you (another user's: admin).", responses={200: _OBJ}),
+              "Jupyter tile notebook: odh-core's service account writes your own objects in the "
+              "notebook namespace (names from your exact username; objects someone else made "
+              "there are never adopted: 409); another user's: admins, with their own token.",
+              responses={200: _OBJ}),
         Route(r"/api/notebooks/([^/]+)/([^/]+)", NotebookHandler,
-              params=("namespace", "name"), description="A Notebook, read as you.",
+              params=("namespace", "name"), description="A Notebook: your own (Jupyter "
+              "tile) through the service account, owner checked; any other read as you.",
               responses={200: _OBJ}),
         Route(r"/api/notebooks/([^/]+)/([^/]+)/status", NotebookStatusHandler,
               params=("namespace", "name"),
-              description="A Notebook and whether it runs: {notebook, isRunning, podUID}.",
+              description="A Notebook and whether it runs: {notebook, isRunning, podUID}; "
+              "who reads it: as for GET /api/notebooks/{namespace}/{name}.",
               responses={200: {"type": "object", "properties": {
                   "notebook": _OBJ, "isRunning": {"type": "boolean"},
                   "podUID": {"type": "string"}}}}),
         Route(r"/api/envs/(secret|configmap)/([^/]+)/([^/]+)", EnvHandler,
               params=("kind", "namespace", "name"),
-              description="A notebook env Secret or ConfigMap, read as you.",
+              description="A notebook env Secret or ConfigMap: your own through the "
+              "service account, owner checked; any other read as you.",
               responses={200: _OBJ}),
         Route(r"/api/route/([^/]+)/([^/]+)", RouteHandler, params=("namespace", "name"),
-              description="An OpenShift Route, read as you.", responses={200: _OBJ}),
+              description="An OpenShift Route: your own notebook's through the service "
+              "account, owner checked; any other read as you.", responses={200: _OBJ}),
         Route(r"/api/status/([^/]+)/allowedUsers", AllowedUsersHandler, params=("namespace",),
               description="Allowed users and their last notebook activity (admin).",
               responses={200: {"type": "array", "items": {"type": "object", "properties": {

@@ -125,9 +125,11 @@ class DashboardPlugin(Plugin):
                   description="Label a project for a dashboard use (0..3).",
                   state_changing_get=True),
             Route(r"/api/rolebindings", RoleBindingsHandler,
-                  description="Create a RoleBinding, as the user."),
+                  description="Create a RoleBinding, as the user (the image-pullers binding: "
+                  "the service account)."),
             Route(r"/api/rolebindings/([^/]+)/([^/]+)", RoleBindingHandler,
-                  description="Read a RoleBinding, as the user."),
+                  description="Read a RoleBinding, as the user (the image-pullers binding: "
+                  "the service account)."),
             *boot_routes(), *shell_routes(self),  # boot.py, shell.py
             *settings_routes(),  # connection_types, templates, model_registry, notebooks
             *nim_routes(), *apps_routes(), *featurestore_routes(), *ray_routes(),

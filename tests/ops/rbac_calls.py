@@ -135,13 +135,28 @@ CALLS = [
     Call("dashboard", "get", "user.openshift.io", "groups", None, "odh-admins",
          "allowed users (admin)"),
     Call("dashboard", "list", "kubeflow.org", "notebooks", NB, why="allowed users (admin)"),
-    Call("dashboard", "list", "", "pods", NB, why="notebook status, after the user's read"),
+    Call("dashboard", "list", "", "pods", NB, why="notebook status, after the Notebook read"),
     Call("dashboard", "get", "route.openshift.io", "routes", NB, "jupyter-nb-alice",
-         "notebook link, after the user's read"),
+         "notebook link, after the Notebook read"),
+    # The caller's own objects (names from the exact username, owner annotation checked).
+    *[Call("dashboard", v, "kubeflow.org", "notebooks", NB, n, "the caller's Notebook")
+      for v, n in (("get", "jupyter-nb-alice"), ("create", None),
+                   ("patch", "jupyter-nb-alice"))],
+    *[Call("dashboard", v, "", "persistentvolumeclaims", NB, n, "the caller's PVC")
+      for v, n in (("get", "jupyterhub-nb-alice-pvc"), ("create", None))],
+    *[Call("dashboard", v, "", r, NB, n, "the caller's env Secret/ConfigMap")
+      for r in ("secrets", "configmaps")
+      for v, n in (("get", "jupyterhub-singleuser-profile-alice-envs"), ("create", None),
+                   ("update", "jupyterhub-singleuser-profile-alice-envs"))],
     *[Call("dashboard", v, "rbac.authorization.k8s.io", r, NB, n,
            "jupyter-nb-<user>-notebook-view")
       for r in ("roles", "rolebindings")
-      for v, n in (("create", None), ("update", "jupyter-nb-alice-notebook-view"))],
+      for v, n in (("get", "jupyter-nb-alice-notebook-view"), ("create", None),
+                   ("update", "jupyter-nb-alice-notebook-view"))],
+    # dashboard: rolebindings.py, the `<notebook namespace>-image-pullers` binding
+    *[Call("dashboard", v, "rbac.authorization.k8s.io", "rolebindings", NS, n,
+           "image pullers of the notebook namespace")
+      for v, n in (("get", "opendatahub-image-pullers"), ("create", None))],
     # s3: store.py
     *[Call("s3", v, "", kind, NS, n)
       for kind, name in (("secrets", "odh-core-s3-credentials"),
@@ -180,10 +195,13 @@ CALLS = [
 # Held, not called: what the Roles odh-core writes (or binds) grant. notebooks.py's per-user
 # Role is checked rule by rule in the test (it is built by the code itself); this is the
 # model registry operator's `registry-user-<registry>` Role, which the registries'
-# permission route binds.
+# permission route binds, and OpenShift's system:image-puller.
 HELD_ROLES = {
     MR: [{"apiGroups": [""], "resources": ["services"],
           "resourceNames": ["modelregistry-sample"], "verbs": ["get"]}],
+    # OpenShift's system:image-puller, bound by rolebindings.py (image pullers).
+    NS: [{"apiGroups": ["image.openshift.io"], "resources": ["imagestreams/layers"],
+          "verbs": ["get"]}],
 }
 
 # What the service account must NOT be able to do (spot checks of "nothing broader").
@@ -229,7 +247,6 @@ DENIED = [
     Call("-", "get", "route.openshift.io", "routes", "alice-project", "r"),
     Call("-", "create", "template.openshift.io", "templates", "alice-project"),
     Call("-", "create", "serving.kserve.io", "servingruntimes", "alice-project"),
-    Call("-", "create", "kubeflow.org", "notebooks", NB),
     Call("-", "create", "", "pods", NB),
     Call("-", "list", "user.openshift.io", "groups"),
     Call("-", "create", "batch", "jobs", "alice-project"),
@@ -265,6 +282,7 @@ SOURCES = {
     "plugins/odh_dashboard/featurestore.py": "dashboard",
     "plugins/odh_dashboard/model_registry.py": "dashboard (model registries namespace)",
     "plugins/odh_dashboard/notebooks.py": "dashboard (notebook namespace)",
+    "plugins/odh_dashboard/rolebindings.py": "dashboard (image pullers binding)",
     "plugins/odh_s3/store.py": "s3",
     "plugins/odh_s3/user_store.py": "s3",
     "plugins/odh_s3/watch.py": "s3",

@@ -147,7 +147,7 @@ def test_custom_resources_seeded_and_crud(custom: client.CustomObjectsApi, ns: s
                                               "odhdashboardconfigs", "odh-dashboard-config")
     assert cfg["kind"] == "OdhDashboardConfig" and cfg["metadata"]["generation"] == 1
     auth = custom.get_cluster_custom_object("services.platform.opendatahub.io", "v1alpha1",
-                                            "auths", "default-auth")
+                                            "auths", "auth")
     assert "odh-admins" in auth["spec"]["adminGroups"]
     nb = {"apiVersion": "kubeflow.org/v1", "kind": "Notebook",
           "metadata": {"name": "nb"}, "spec": {"template": {"spec": {"containers": []}}},

@@ -195,3 +195,17 @@ def test_container_streams_answer_a_status_and_the_ray_head_has_a_log(kubectl) -
     assert "NotFound" in kubectl("exec", "-n", "alice-project", "nope", "--", "ls", ok=False)
     log = kubectl("logs", *pod)
     assert "Ray runtime started." in log and "ray start --address=" in log
+
+
+def test_kubectl_openshift_projects(kubectl) -> None:
+    mine = kubectl("--context", "alice", "get", "projects", "-o", "name")
+    assert "project.project.openshift.io/alice-project" in mine and "bob-project" not in mine
+    assert "alice-project" in kubectl("--context", "alice", "get", "project", "alice-project")
+    assert "Forbidden" in kubectl("--context", "alice", "get", "project", "bob-project",
+                                  ok=False)
+    assert kubectl("--context", "alice", "auth", "can-i", "create",
+                   "projectrequests.project.openshift.io").splitlines()[0] == "yes"
+    who = kubectl("--context", "bob", "get", "users.user.openshift.io", "~", "-o",
+                  "jsonpath={.metadata.name}")
+    assert who.strip() == "bob"
+    assert "standard-csi" in kubectl("--context", "alice", "get", "storageclasses")

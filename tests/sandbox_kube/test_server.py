@@ -50,8 +50,8 @@ def test_discovery_documents(kube) -> None:
 
 
 def test_unserved_group_is_plain_404(kube) -> None:
-    req = urllib.request.Request(kube.http_url + "/apis/serving.kserve.io/v1beta1/"
-                                 "namespaces/x/inferenceservices",
+    req = urllib.request.Request(kube.http_url + "/apis/widgets.example.com/v1/"
+                                 "namespaces/x/widgets",
                                  headers={"Authorization": f"Bearer {kube.token('admin')}"})
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req)

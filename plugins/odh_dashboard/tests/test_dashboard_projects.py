@@ -79,9 +79,15 @@ async def test_namespaces_list_is_per_user(odh_server):
 
 async def test_create_and_delete_as_the_user(odh_server, admin_kube):
     name = f"made-{uuid.uuid4().hex[:8]}"
-    # alice may not create namespaces in this cluster: the API server says so.
-    resp = await odh_server.fetch(f"/api/namespaces/{name}", "POST", user="alice")
-    assert resp.status == 403 and resp.json()["reason"] == "Forbidden"
+    # alice may not create namespaces, but may request a project (OpenShift's self-provisioner):
+    # it is hers and carries the dashboard label, set after her own access review.
+    resp = await odh_server.fetch(f"/api/namespaces/{name}-a", "POST", user="alice")
+    assert resp.status == 201, resp.text
+    meta = resp.json()["data"]["metadata"]
+    assert meta["labels"]["opendatahub.io/dashboard"] == "true"
+    assert meta["annotations"]["openshift.io/requester"] == "alice"
+    status, _ = await admin_kube.call("DELETE", f"/api/v1/namespaces/{name}-a")
+    assert status == 200
     resp = await odh_server.fetch(f"/api/namespaces/{name}", "POST", user="admin",
                                   json={"displayName": "Made here"})
     assert resp.status == 201, resp.text
