@@ -49,6 +49,17 @@ async def seeded(odh_server: Any, sandbox_s3: Any, tokens: dict[str, str],
     return odh_server
 
 
+async def add_connection(server: Any, token: str, name: str, **data: str) -> str:
+    """A dashboard S3 connection Secret in alice-project, created with `token`; its source id."""
+    await server.app.kube.json("POST", "/api/v1/namespaces/alice-project/secrets",
+                               token=token, json={
+        "apiVersion": "v1", "kind": "Secret", "metadata": {
+            "name": name, "labels": {"opendatahub.io/dashboard": "true"},
+            "annotations": {"opendatahub.io/connection-type-ref": "s3"}},
+        "stringData": data})
+    return f"conn:alice-project/{name}"
+
+
 async def put_object(server: Any, user: str, bucket: str, key: str, data: bytes,
                      source: str | None = None) -> Any:
     body, headers = form(data)
@@ -175,13 +186,10 @@ async def test_connection_change_and_deletion_within_the_ttl(seeded: Any, sandbo
     kube, token = seeded.app.kube, tokens["alice"]
     name = f"tmp-{uuid.uuid4().hex[:6]}"
     path = "/api/v1/namespaces/alice-project/secrets"
-    await kube.json("POST", path, token=token, json={
-        "apiVersion": "v1", "kind": "Secret", "metadata": {
-            "name": name, "labels": {"opendatahub.io/dashboard": "true"},
-            "annotations": {"opendatahub.io/connection-type-ref": "s3"}},
-        "stringData": {"AWS_ACCESS_KEY_ID": "k1", "AWS_SECRET_ACCESS_KEY": "s1",
-                       "AWS_S3_ENDPOINT": sandbox_s3.endpoint, "AWS_S3_BUCKET": "alice-models"}})
-    source = f"conn:alice-project/{name}"
+    source = await add_connection(seeded, token, name, AWS_ACCESS_KEY_ID="k1",
+                                  AWS_SECRET_ACCESS_KEY="s1",
+                                  AWS_S3_ENDPOINT=sandbox_s3.endpoint,
+                                  AWS_S3_BUCKET="alice-models")
     access = seeded.app.service("s3.access")
     assert (await seeded.fetch("/api/s3/source", "PUT", user="alice",
                                json={"source": source})).status == 200
@@ -244,13 +252,9 @@ async def test_a_connection_cannot_point_odh_core_anywhere(seeded: Any,
                                                            tokens: dict[str, str]) -> None:
     """The endpoint of a user's connection is the user's choice: only allowed endpoints."""
     name = f"meta-{uuid.uuid4().hex[:6]}"
-    await seeded.app.kube.json("POST", "/api/v1/namespaces/alice-project/secrets",
-                               token=tokens["alice"], json={
-        "apiVersion": "v1", "kind": "Secret", "metadata": {
-            "name": name, "labels": {"opendatahub.io/dashboard": "true"},
-            "annotations": {"opendatahub.io/connection-type-ref": "s3"}},
-        "stringData": {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
-                       "AWS_S3_ENDPOINT": "http://169.254.169.254/latest"}})
+    await add_connection(seeded, tokens["alice"], name, AWS_ACCESS_KEY_ID="k",
+                         AWS_SECRET_ACCESS_KEY="s",
+                         AWS_S3_ENDPOINT="http://169.254.169.254/latest")
     opened = seeded.app.service("s3.access").pool.opened
     resp = await seeded.fetch(f"/api/buckets?source=conn:alice-project/{name}", user="alice")
     assert resp.status == 403 and resp.json()["error"] == "EndpointNotAllowed"
@@ -272,14 +276,9 @@ class TestWatchedConnection:
         kube, token = seeded.app.kube, tokens["alice"]
         name = f"w-{uuid.uuid4().hex[:6]}"
         path = "/api/v1/namespaces/alice-project/secrets"
-        await kube.json("POST", path, token=token, json={
-            "apiVersion": "v1", "kind": "Secret", "metadata": {
-                "name": name, "labels": {"opendatahub.io/dashboard": "true"},
-                "annotations": {"opendatahub.io/connection-type-ref": "s3"}},
-            "stringData": {"AWS_ACCESS_KEY_ID": "w1", "AWS_SECRET_ACCESS_KEY": "s",
-                           "AWS_S3_ENDPOINT": sandbox_s3.endpoint,
-                           "AWS_S3_BUCKET": "alice-models"}})
-        q = f"?source=conn:alice-project/{name}"
+        q = "?source=" + await add_connection(
+            seeded, token, name, AWS_ACCESS_KEY_ID="w1", AWS_SECRET_ACCESS_KEY="s",
+            AWS_S3_ENDPOINT=sandbox_s3.endpoint, AWS_S3_BUCKET="alice-models")
         access = seeded.app.service("s3.access")
         assert (await seeded.fetch(f"/api/objects/alice-models{q}", user="alice")).status == 200
         key = next(k for k in access._connections if k[2] == name)
