@@ -9,7 +9,7 @@ explain` prints them); paths are built at run time, since CRDs add to them.
     python odh_sandbox/kube/schemas/gen_openapi_table.py SWAGGER_JSON
 
 The checked-in file was made from kubernetes-client/python v32.0.1's
-kubernetes/swagger.json.unprocessed (3.4 MB, 771 definitions; 255 kept, 411 kB).
+kubernetes/swagger.json.unprocessed (3.4 MB, 771 definitions).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ KINDS = [
 ] + [
     ("apps", "v1", "Deployment"), ("batch", "v1", "Job"), ("batch", "v1", "CronJob"),
     ("scheduling.k8s.io", "v1", "PriorityClass"), ("policy", "v1", "PodDisruptionBudget"),
-    ("networking.k8s.io", "v1", "Ingress"),
+    ("networking.k8s.io", "v1", "Ingress"), ("storage.k8s.io", "v1", "StorageClass"),
     ("rbac.authorization.k8s.io", "v1", "Role"), ("rbac.authorization.k8s.io", "v1", "RoleBinding"),
     ("rbac.authorization.k8s.io", "v1", "ClusterRole"),
     ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"),
