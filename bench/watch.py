@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
@@ -33,7 +34,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -68,6 +69,29 @@ def start_sandbox(tmp: Path) -> tuple[Child, dict[str, Any]]:
             raise RuntimeError(f"the sandbox did not start; see {tmp / 'sandbox.log'}")
         time.sleep(0.05)
     return child, json.loads(info.read_text())
+
+
+def write_odh_config(path: Path, sb: dict[str, Any], mode: str) -> Path:
+    """odh-core with only the watch plugin, in `mode`, on the sandbox."""
+    cfg = {"kubernetes": {"host": sb["https_url"], "ca_file": sb["ca_file"],
+                          "token": sb["tokens"]["odh-core"]},
+           "sandbox": {"mode": "off"}, "plugin_autoload": False,
+           "logging": {"access_log": False},
+           "plugins": {"watch": {"enabled": True, "mode": mode, "linger_seconds": 30}}}
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+async def until_healthy(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
 
 
 def metric(port: int, name: str, mode: str) -> float:
@@ -288,13 +312,7 @@ async def deliver_all(cluster: Cluster, groups: dict[str, Group], seq: str,
 
 async def run_mode(mode: str, users: int, per: int, tmp: Path, sb: dict[str, Any],
                    cluster: Cluster) -> dict[str, float]:
-    cfg = {"kubernetes": {"host": sb["https_url"], "ca_file": sb["ca_file"],
-                          "token": sb["tokens"]["odh-core"]},
-           "sandbox": {"mode": "off"}, "plugin_autoload": False,
-           "logging": {"access_log": False},
-           "plugins": {"watch": {"enabled": True, "mode": mode, "linger_seconds": 30}}}
-    path = tmp / f"{mode}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path = write_odh_config(tmp / f"{mode}.yaml", sb, mode)
     port = free_port()
     await cluster.service_account_secrets(grant=mode == "shared")
     for plural in (r[1] for r in RESOURCES):
@@ -302,15 +320,7 @@ async def run_mode(mode: str, users: int, per: int, tmp: Path, sb: dict[str, Any
     tokens = list(sb["users"].values())[:users]
     with Child([PYTHON, "-m", "bench.watch_servers", "odh", str(path), str(port)],
                cwd=str(ROOT), log=tmp / f"odh-{mode}.log") as child:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
+        await until_healthy(port)
         groups: dict[str, Group] = {}
         urls = {}
         for prefix, plural, _ in RESOURCES:
@@ -373,17 +383,24 @@ async def run_mode(mode: str, users: int, per: int, tmp: Path, sb: dict[str, Any
     return out
 
 
-async def amain(users: int, per: int) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="odh-bench-watch-"))
+@contextlib.asynccontextmanager
+async def prepared_sandbox(prefix: str) -> AsyncIterator[tuple[Path, dict[str, Any], Cluster]]:
+    """The sandbox in a child process, its bench namespace, users and objects set up."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     sandbox, sb = start_sandbox(tmp)
     try:
         ctx = ssl.create_default_context(cafile=sb["ca_file"])
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as session:
             cluster = Cluster(session, sb)
             await cluster.setup()
-            results = {m: await run_mode(m, users, per, tmp, sb, cluster) for m in MODES}
+            yield tmp, sb, cluster
     finally:
         sandbox.stop()
+
+
+async def amain(users: int, per: int) -> None:
+    async with prepared_sandbox("odh-bench-watch-") as (tmp, sb, cluster):
+        results = {m: await run_mode(m, users, per, tmp, sb, cluster) for m in MODES}
     keys = len(RESOURCES)
     sa_keys = keys - 1  # Secrets: the service account may not watch them (auto)
     report("watch_sockets", results["auto"]["sockets"], "sockets")

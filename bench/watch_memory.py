@@ -14,20 +14,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import ssl
 import sys
-import tempfile
 import time
 import tracemalloc
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import yaml
-
 from .common import PYTHON, ROOT, Child, free_port, rss_bytes
-from .watch import NAME, NS, Cluster, Group, connect, start_sandbox
+from .watch import (NAME, NS, Group, connect, prepared_sandbox, until_healthy,
+                    write_odh_config)
 from .watch_servers import raise_nofile
 
 TOP = 25
@@ -60,30 +55,12 @@ def traced_server(config: str, port: int, out: str) -> None:
 
 
 async def amain(mode: str, n: int) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="odh-bench-watch-memory-"))
-    sandbox, sb = start_sandbox(tmp)
-    try:
-        ctx = ssl.create_default_context(cafile=sb["ca_file"])
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as session:
-            await Cluster(session, sb).setup()
-        cfg = {"kubernetes": {"host": sb["https_url"], "ca_file": sb["ca_file"],
-                              "token": sb["tokens"]["odh-core"]},
-               "sandbox": {"mode": "off"}, "plugin_autoload": False,
-               "logging": {"access_log": False},
-               "plugins": {"watch": {"enabled": True, "mode": mode, "linger_seconds": 30}}}
-        (tmp / "odh.yaml").write_text(yaml.safe_dump(cfg))
+    async with prepared_sandbox("odh-bench-watch-memory-") as (tmp, sb, _):
+        config = write_odh_config(tmp / "odh.yaml", sb, mode)
         port, out = free_port(), str(tmp / "tracemalloc.txt")
-        with Child([PYTHON, "-m", "bench.watch_memory", "--child", str(tmp / "odh.yaml"),
-                    str(port), out], cwd=str(ROOT), log=tmp / "odh.log") as child:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.1)
+        with Child([PYTHON, "-m", "bench.watch_memory", "--child", str(config), str(port), out],
+                   cwd=str(ROOT), log=tmp / "odh.log") as child:
+            await until_healthy(port)
             url = (f"ws://127.0.0.1:{port}/wss/k8s/api/v1/namespaces/{NS}/configmaps"
                    f"?watch=true&fieldSelector=metadata.name%3D{NAME}")
             tokens = list(sb["users"].values())
@@ -103,17 +80,14 @@ async def amain(mode: str, n: int) -> None:
                     raise TimeoutError("no tracemalloc report")
                 await asyncio.sleep(0.2)
             group.close()
-        lines = Path(out).read_text().splitlines()
-        print(f"mode {mode}: {n} sockets, RSS growth {(rss1 - rss0) / n / 1024:.1f} KiB per "
-              "socket (tracemalloc itself adds to it); Python allocations per socket:")
-        for line in lines:
-            if line == "--":
-                print("-- by traceback (newest frame first):")
-                continue
-            size, count, where = line.split(maxsplit=2)
-            print(f"{int(size) / n / 1024:8.2f} KiB {int(count) / n:6.1f} blocks  {where}")
-    finally:
-        sandbox.stop()
+    print(f"mode {mode}: {n} sockets, RSS growth {(rss1 - rss0) / n / 1024:.1f} KiB per "
+          "socket (tracemalloc itself adds to it); Python allocations per socket:")
+    for line in Path(out).read_text().splitlines():
+        if line == "--":
+            print("-- by traceback (newest frame first):")
+            continue
+        size, count, where = line.split(maxsplit=2)
+        print(f"{int(size) / n / 1024:8.2f} KiB {int(count) / n:6.1f} blocks  {where}")
 
 
 def main(mode: str) -> None:
