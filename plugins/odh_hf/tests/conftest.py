@@ -53,7 +53,10 @@ def s3_config(sandbox_s3: Any, tmp_path: Any) -> dict[str, Any]:
             "secret_access_key": sandbox_s3.secret_key, "region": sandbox_s3.region,
             "default_bucket": sandbox_s3.default_bucket, "state_dir": str(tmp_path),
             "http_proxy": "", "https_proxy": "", "no_proxy": "", "part_size": 5 * MiB,
-            "max_concurrent_transfers": 2}
+            "max_concurrent_transfers": 2,
+            # These tests are about imports: every seed user writes to the shared S3 (who may
+            # reach which source is odh_s3's test_s3_tenancy and test_hf_tenancy here).
+            "shared_groups": ["system:authenticated"]}
 
 
 @pytest.fixture

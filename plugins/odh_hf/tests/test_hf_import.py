@@ -81,24 +81,30 @@ async def test_gated_model_fails_fast_with_what_to_do(odh_server: Any, hf_models
     listed = await odh_server.fetch("/api/hf/imports", user="alice")
     assert all(j["repo"] != "sandbox-org/gated-model" for j in listed.json()["data"])
 
-    # A valid token whose account was not granted access: 403 saying how to get access.
-    put = await odh_server.fetch("/api/settings/huggingface", "PUT", user="admin",
-                                 json={"hfToken": NOBODY_TOKEN})
-    assert put.status == 200, put.text
-    resp = await odh_server.fetch("/api/hf/imports", "POST", user="alice", json=body)
-    assert resp.status == 403 and "request access" in resp.json()["message"]
+    # A valid token whose account was not granted access: 403 saying how to get access. Alice
+    # saves it as her own (she is not in shared_groups: an admin's shared token is not hers).
+    # Per-user tokens live in the cluster, which the session shares: cleared at the end.
+    try:
+        put = await odh_server.fetch("/api/settings/huggingface", "PUT", user="alice",
+                                     json={"hfToken": NOBODY_TOKEN})
+        assert put.status == 200, put.text
+        resp = await odh_server.fetch("/api/hf/imports", "POST", user="alice", json=body)
+        assert resp.status == 403 and "request access" in resp.json()["message"]
 
-    # Compat route: the same error in the old shape ({error, message} plus extras).
-    resp = await odh_server.fetch(
-        f"/api/objects/hf-import/{sandbox_s3.default_bucket}/{_b64(prefix)}/"
-        f"{_b64('sandbox-org/gated-model')}", user="alice")
-    assert resp.status == 403 and {"error", "message"} <= set(resp.json())
+        # Compat route: the same error in the old shape ({error, message} plus extras).
+        resp = await odh_server.fetch(
+            f"/api/objects/hf-import/{sandbox_s3.default_bucket}/{_b64(prefix)}/"
+            f"{_b64('sandbox-org/gated-model')}", user="alice")
+        assert resp.status == 403 and {"error", "message"} <= set(resp.json())
 
-    # The granted demo token works.
-    await odh_server.fetch("/api/settings/huggingface", "PUT", user="admin",
-                           json={"hfToken": DEMO_TOKEN})
-    job = await start_job(odh_server, body)
-    assert job["totals"]["files"] == 3
+        # The granted demo token works.
+        await odh_server.fetch("/api/settings/huggingface", "PUT", user="alice",
+                               json={"hfToken": DEMO_TOKEN})
+        job = await start_job(odh_server, body)
+        assert job["totals"]["files"] == 3
+    finally:
+        await odh_server.fetch("/api/settings/huggingface", "PUT", user="alice",
+                               json={"hfToken": ""})
 
 
 async def test_cut_download_resumes_with_range_and_verifies(
