@@ -36,13 +36,15 @@ async def resolve_destination(app: Any, handler: Any, bucket: str | None,
         raise ApiError(503, "S3 is not available (the s3 plugin is off): the import has "
                        "nowhere to go")
     # handler None: the CLI (`odh-core hf import`), run by an operator on the shared S3.
-    conn = (await access.resolve(handler)).connection if handler is not None \
-        else access.connection
+    source = await access.resolve(handler) if handler is not None else None
+    conn = source.connection if source is not None else access.connection
     if not conn.configured:
         raise ApiError(503, "S3 is not configured: the import has nowhere to go")
     bucket = bucket or conn.default_bucket
     if not bucket:
         raise ApiError(400, "bucket is required (no default bucket is configured)")
+    if source is not None:  # a connection reaches the bucket it names, nothing else
+        source.check_bucket(bucket)
     data = {ENDPOINT: conn.endpoint or "", ACCESS_KEY: conn.access_key_id,
             SECRET_KEY: conn.secret_access_key, REGION: conn.region or "us-east-1"}
     if conn.ca_bundle:
