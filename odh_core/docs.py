@@ -194,6 +194,7 @@ def operator_guide() -> str:
 
     app = full_app()
     upgrade = DOCS / "upgrade-notes.md"
+    beyond = DOCS / "behaviour-changes.md"
     lines = [
         "# odh-core operator guide", "", GENERATED, "",
         "odh-core is one Tornado process serving the Open Data Hub dashboard and ODH-TEC APIs; "
@@ -240,6 +241,9 @@ def operator_guide() -> str:
         "old backends got wrong. Per route, from COMPAT.md's \"fix\" column:", "",
         upgrade.read_text().rstrip() if upgrade.exists() else "(docs/upgrade-notes.md missing)",
         "",
+        # Hand-written (what changed beyond COMPAT.md's fix column), kept beside the generated
+        # notes so `--compat` never overwrites it.
+        beyond.read_text().rstrip() if beyond.exists() else "", "",
     ]
     return "\n".join(lines)
 
