@@ -373,12 +373,16 @@ class JobManager:
             await self.close()
 
     # -- the ODH-TEC progress stream ----------------------------------------------------------
-    def compat_candidate(self, owner: str, opened: float, settle: float = 2.0) -> Job | None:
+    def compat_candidate(self, owner: str, opened: float, settle: float = 2.0,
+                         race: float = 5.0) -> Job | None:
         """The import an ODH-TEC progress stream opened at `opened` follows: the caller's first
-        import requested after it opened; failing that (after `settle` seconds), one of the
-        caller's still running. Never a finished import from before the stream."""
+        import requested after it opened, or at most `race` seconds before (the UI opens its
+        EventSource and then fires the import, but the import's request can reach the server
+        first: seen in Chromium with a fast import); failing that (after `settle` seconds),
+        one of the caller's still running. Never an import finished before the stream."""
         mine = [j for j in self.watch.jobs() if j.owner == owner]
-        fresh = [j for j in mine if j.requested >= opened]
+        fresh = sorted((j for j in mine if j.requested >= opened - race),
+                       key=lambda j: j.requested)
         if fresh:
             return fresh[0]
         if time.time() - opened < settle:

@@ -1,10 +1,8 @@
 """What the dashboard browser suite shares: the odh-core config, one browser page per role,
 visiting a page until it shows what it should, and the failed responses a flow expects.
 
-Until the per-app Content-Security-Policy lands (another branch makes it the default), the
-default policy lacks 'unsafe-eval', which the stock dashboard bundle needs (its generated
-protobuf code calls Function), so the suite sets `server.security_headers.
-content_security_policy` to the dashboard's policy; nothing else beyond `static_dir`.
+The config is `plugins.dashboard.static_dir` and nothing else: the dashboard page gets its own
+Content-Security-Policy by default (the API keeps the strict one).
 """
 from __future__ import annotations
 
@@ -16,8 +14,6 @@ import pytest
 
 from .conftest import DASHBOARD_DIR, OdhProcess, PageWatch
 
-DASHBOARD_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                 "script-src 'self' 'unsafe-eval'; frame-ancestors 'none'")
 ALICE_TOKEN = "sandbox-alice-token"
 NOT_FOUND_PAGE = "We can't find that page"
 
@@ -28,8 +24,7 @@ _NAVIGATE = ("path => { window.history.pushState({}, '', path); "
 
 
 def dashboard_config() -> dict[str, Any]:
-    return {"server": {"security_headers": {"content_security_policy": DASHBOARD_CSP}},
-            "plugins": {"dashboard": {"static_dir": str(DASHBOARD_DIR)}}}
+    return {"plugins": {"dashboard": {"static_dir": str(DASHBOARD_DIR)}}}
 
 
 def _matches(*rules: tuple[int, str, str]) -> Allow:

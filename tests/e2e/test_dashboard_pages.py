@@ -22,7 +22,7 @@ PAGES = [
     ("project-pipelines", f"{P}?section=pipelines-projects", ["Configure pipeline server"]),
     ("project-models", f"{P}?section=model-server", ["Select single-model"]),
     ("project-cluster-storage", f"{P}?section=cluster-storages", ["Add cluster storage"]),
-    ("project-connections", f"{P}?section=connections", ["No connections"]),
+    ("project-connections", f"{P}?section=connections", ["Alice's models"]),  # seeded (85-)
     ("project-permissions", f"{P}?section=permissions", ["Manage permissions"]),
     ("model-serving", "/ai-hub/models/deployments", ["Model deployments", "No deployed models"]),
 ]

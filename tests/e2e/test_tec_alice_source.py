@@ -28,8 +28,7 @@ def api(proc: OdhProcess, path: str, token: str) -> Any:
 @pytest.mark.timeout(180)
 def test_alice_on_her_connection(odh_process: Callable[..., OdhProcess],
                                  new_page: Callable[..., tuple[Any, PageWatch]]) -> None:
-    proc = odh_process({"plugins": {"s3": {"static_dir": str(TEC_DIR)},
-                                    "dashboard": {"enabled": False}}})
+    proc = odh_process({"plugins": {"s3": {"static_dir": str(TEC_DIR)}}})
     page, watch = new_page(extra_http_headers=ALICE)
 
     # No source yet: the bucket list is refused with the 403 that says what to do.

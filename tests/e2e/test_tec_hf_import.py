@@ -45,7 +45,6 @@ def test_import_modal_follows_the_import_to_its_end(
         odh_process: Callable[..., OdhProcess], new_page: Callable[..., tuple[Any, PageWatch]],
         slow_hub: Any) -> None:
     proc = odh_process({"plugins": {"s3": {"static_dir": str(TEC_DIR)},
-                                    "dashboard": {"enabled": False},
                                     "hf": {"endpoint": slow_hub.endpoint, "token": None}}},
                        dev=True)
     with urllib.request.urlopen(proc.url("/api/buckets"), timeout=10) as r:

@@ -73,6 +73,10 @@ def test_the_odh_tec_stream_follows_only_an_import_it_did_not_miss() -> None:
     assert pick(fake, "bob", now - 10) is None  # type: ignore[arg-type]
     # alice's import requested after she opened the stream: that one.
     assert pick(fake, "alice", now).owner == "alice"  # type: ignore[arg-type,union-attr]
+    # ... and one whose request beat the stream's by a moment (the browser fires both at once),
+    # even though it already finished.
+    objs.append(_job("carol", now - 0.2, "Completed"))
+    assert pick(fake, "carol", now).owner == "carol"  # type: ignore[arg-type,union-attr]
     # a still-running import of the caller, once no newer one came within the settle time
     objs.append(_job("bob", now - 30, "Running"))
     assert pick(fake, "bob", now, settle=60) is None  # type: ignore[arg-type]
