@@ -379,9 +379,11 @@ class JobManager:
         import requested after it opened, or at most `race` seconds before (the UI opens its
         EventSource and then fires the import, but the import's request can reach the server
         first: seen in Chromium with a fast import); failing that (after `settle` seconds),
-        one of the caller's still running. Never an import finished before the stream."""
+        one of the caller's still running. Never an import that had finished when the stream
+        opened."""
         mine = [j for j in self.watch.jobs() if j.owner == owner]
-        fresh = sorted((j for j in mine if j.requested >= opened - race),
+        fresh = sorted((j for j in mine if j.requested >= opened - race
+                        and (j.finished is None or j.finished >= opened)),
                        key=lambda j: j.requested)
         if fresh:
             return fresh[0]

@@ -8,7 +8,7 @@ on every import route and still reach nothing of hers.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, AsyncIterator
 
 import pytest
 
@@ -29,13 +29,18 @@ def s3_config(s3_config: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def seeded(odh_server: Any, sandbox_s3: Any, tokens: dict[str, str]) -> Any:
+async def seeded(odh_server: Any, sandbox_s3: Any, tokens: dict[str, str]
+                 ) -> AsyncIterator[Any]:
+    # Per-user state (current source, own settings) lives in the session-wide cluster: start
+    # without any, and leave none for the tests that follow.
     store = odh_server.app.service("s3.access").user_store
-    for user in ("alice", "bob"):  # per-user state lives in the session-wide cluster
+    for user in ("alice", "bob"):
         await store.delete(user)
     await fill_connections(odh_server.app.kube, tokens["admin"], sandbox_s3.endpoint,
                            sandbox_s3.ensure_bucket)
-    return odh_server
+    yield odh_server
+    for user in ("alice", "bob"):
+        await store.delete(user)
 
 
 async def test_bob_cannot_import_into_alices_source(seeded: Any, aio_s3: Any,

@@ -54,12 +54,16 @@ def test_the_pod_env_survives_yaml_scalars() -> None:
     assert env["ODH_PLUGINS__HF__LEASE_DURATION"] == 20
 
 
-def _job(owner: str, requested: float, phase: str = "Running") -> dict[str, Any]:
+def _job(owner: str, requested: float, phase: str = "Running",
+         finished: float | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {"phase": phase}
+    if finished is not None:
+        status["completionTime"] = micro_time(finished)
     return {"metadata": {"name": f"hf-import-{int(requested * 1000):016x}"[-26:],
                          "resourceVersion": "1"},
             "spec": {"id": "0" * 16, "owner": owner, "requestedAt": micro_time(requested),
                      "files": []},
-            "status": {"phase": phase}}
+            "status": status}
 
 
 def test_the_odh_tec_stream_follows_only_an_import_it_did_not_miss() -> None:
@@ -75,8 +79,11 @@ def test_the_odh_tec_stream_follows_only_an_import_it_did_not_miss() -> None:
     assert pick(fake, "alice", now).owner == "alice"  # type: ignore[arg-type,union-attr]
     # ... and one whose request beat the stream's by a moment (the browser fires both at once),
     # even though it already finished.
-    objs.append(_job("carol", now - 0.2, "Completed"))
+    objs.append(_job("carol", now - 0.2, "Completed", finished=now + 0.5))
     assert pick(fake, "carol", now).owner == "carol"  # type: ignore[arg-type,union-attr]
+    # ... but not one that had already finished when the stream opened.
+    objs.append(_job("dave", now - 2, "Completed", finished=now - 1))
+    assert pick(fake, "dave", now) is None  # type: ignore[arg-type]
     # a still-running import of the caller, once no newer one came within the settle time
     objs.append(_job("bob", now - 30, "Running"))
     assert pick(fake, "bob", now, settle=60) is None  # type: ignore[arg-type]

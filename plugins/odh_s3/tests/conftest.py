@@ -66,9 +66,12 @@ def seed_objects(sandbox_s3: Any) -> Any:
 
 
 @pytest.fixture
-async def clean_users(odh_server: Any) -> None:
+async def clean_users(odh_server: Any) -> AsyncIterator[None]:
     """Each user's own settings live in a Secret of the session-wide sandbox cluster: a test
-    that saves some starts without any for the seed users."""
+    that saves some starts without any for the seed users, and leaves none behind."""
     store = odh_server.app.service("s3.access").user_store
+    for user in ("admin", "alice", "bob"):
+        await store.delete(user)
+    yield
     for user in ("admin", "alice", "bob"):
         await store.delete(user)
