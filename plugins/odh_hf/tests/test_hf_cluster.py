@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import json
 import os
 import ssl
@@ -27,6 +26,26 @@ from hf_testkit import SMALL, hub_digest, object_digest, start_job, wait_job
 
 ROOT = Path(__file__).resolve().parents[3]
 NS = "opendatahub"
+
+
+@pytest.fixture
+def replica_ca(sandbox_kube: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA bundle that is a file of the replica only (a Job pod has no such path)."""
+    path = tmp_path_factory.mktemp("replica") / "ca.pem"
+    path.write_text(Path(sandbox_kube.ca_file).read_text())
+    return path
+
+
+# Every import here runs with CA bundles configured as files, for the hub and for S3: the same
+# code path in a replica and in a Job pod (over HTTP the bundles are loaded, not needed).
+@pytest.fixture
+def s3_config(s3_config: dict[str, Any], replica_ca: Path) -> dict[str, Any]:
+    return {**s3_config, "ca_bundle": str(replica_ca)}
+
+
+@pytest.fixture
+def hf_config(hf_config: dict[str, Any], replica_ca: Path) -> dict[str, Any]:
+    return {**hf_config, "ca_bundle": str(replica_ca)}
 
 
 def test_the_sandbox_seeds_the_deployed_crd() -> None:
@@ -101,16 +120,12 @@ async def test_finished_jobs_are_collected_with_what_they_own(
 
 async def test_job_executor_runs_the_same_worker_from_its_rendered_manifest(
         odh_server: Any, hf_models: Any, http: Any, sandbox_s3: Any, aio_s3: Any,
-        sandbox_kube: Any, prefix: str, admin: Admin, tmp_path: Path) -> None:
-    # CA bundles configured as files of this replica (the hub's and the S3 connection's): the
-    # pod has neither file, so the job's Secret carries their PEM and the worker writes it.
-    ca = str(tmp_path / "replica-ca.pem")
-    pem = Path(sandbox_kube.ca_file).read_text()
-    Path(ca).write_text(pem)
-    hf = odh_server.app.plugin("hf")
-    hf.jobs.cfg = hf.jobs.cfg.model_copy(update={"ca_bundle": ca})
-    access = odh_server.app.service("s3.access")
-    await access.apply(dataclasses.replace(access.connection, ca_bundle=ca))
+        sandbox_kube: Any, prefix: str, admin: Admin, tmp_path: Path,
+        replica_ca: Path) -> None:
+    # CA bundles configured as files of this replica (the hub's and the S3 connection's,
+    # `replica_ca`): the pod has neither file, so the job's Secret carries their PEM and the
+    # worker writes it to files of its own.
+    ca, pem = str(replica_ca), replica_ca.read_text()
     job = await start_job(odh_server, {"repo": SMALL, "bucket": sandbox_s3.default_bucket,
                                        "prefix": prefix, "executor": "job"})
     paths = _paths(job["name"])
@@ -141,7 +156,7 @@ async def test_job_executor_runs_the_same_worker_from_its_rendered_manifest(
     assert status == 200
     # The Secret holds the PEM content, not a path.
     for key in ("AWS_CA_BUNDLE", "HF_CA_BUNDLE"):
-        assert base64.b64decode(secret["data"][key]).decode() == pem
+        assert base64.b64decode(secret["data"][key]).decode() == pem, key
     mounted = tmp_path / "creds"
     mounted.mkdir()
     for key, value in secret["data"].items():
