@@ -92,8 +92,9 @@ class HfConfig(PluginConfig):
                                "finished ImportJobs.")
     job_image: str = Field("quay.io/opendatahub/odh-core:latest", description="Image of the "
                            "Job executor's pods (the odh-core image).")
-    job_service_account: str = Field("odh-core-import", description="Service account of the "
-                                     "Job executor's pods.")
+    job_service_account: str = Field("odh-core-import-worker", description="Service account "
+                                     "of the Job executor's pods (contrib/deploy/imports ships it "
+                                     "with its Role: what odh_hf.executor.job_rbac renders).")
     job_resources: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {"requests": {"cpu": "500m", "memory": "256Mi"},
                                  "limits": {"memory": "1Gi"}},

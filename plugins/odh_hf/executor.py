@@ -20,7 +20,8 @@ from .resource import MANAGED_BY, owner_reference
 
 CREDENTIALS_MOUNT = "/var/run/odh-core/import"
 # What the pod's odh-core needs of the replica's hf settings (the rest keeps its default).
-POD_SETTINGS = ("endpoint", "http_proxy", "https_proxy", "no_proxy", "ca_bundle", "verify_tls",
+# Not `ca_bundle`: a replica's path, absent in the pod; the job's Secret carries the PEM.
+POD_SETTINGS = ("endpoint", "http_proxy", "https_proxy", "no_proxy", "verify_tls",
                 "chunk_size", "retries", "backoff", "backoff_max", "connect_timeout",
                 "read_timeout", "max_redirects", "parts_in_flight", "files_in_flight",
                 "part_size", "lease_duration", "status_interval")

@@ -150,6 +150,8 @@ class JobManager:
         creds, bucket, prefix = await destination.resolve_destination(
             self.app, handler, req.bucket, req.prefix)
         token = await destination.hf_token_for(self.app, handler)
+        hub_ca = await destination.read_pem(self.cfg.ca_bundle, "plugins.hf.ca_bundle") \
+            if self.cfg.ca_bundle and self.cfg.verify_tls else None
         info = await self.resolve(req, token)
         chosen = [f for f in info.files if validate.selected(f.path, req.include, req.exclude)]
         if not chosen:
@@ -175,6 +177,8 @@ class JobManager:
             data = dict(creds)
             if token:
                 data[destination.HF_TOKEN] = token
+            if hub_ca:
+                data[destination.HUB_CA_BUNDLE] = hub_ca
             await self.cluster.create_secret(name, data, owner_reference(created))
             if executor == "job":
                 await self.cluster.create_batch_job(render_job(

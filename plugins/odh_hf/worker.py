@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from odh_core import ApiError
@@ -173,11 +173,13 @@ class Worker:
         await self.cluster.patch_status(self.name, start)
         self.writer.wrote()  # that was this second's write
         self.writer.start()
-        async with destination.s3_client(creds) as s3:
+        async with destination.ca_files(creds) as cas, \
+                self._hub(cas.get(destination.HUB_CA_BUNDLE)) as hub, \
+                destination.s3_client(creds, cas.get(destination.CA_BUNDLE)) as s3:
             try:
                 if spec.get("cancel"):
                     raise asyncio.CancelledError()
-                await self._files(s3, creds.get(destination.HF_TOKEN) or None)
+                await self._files(s3, hub, creds.get(destination.HF_TOKEN) or None)
                 failed = [f for f in self.files.values() if f.state == "failed"]
                 self.phase = "Failed" if failed else "Completed"
                 self.message = f"{len(failed)} of {len(self.files)} file(s) failed" \
@@ -207,7 +209,22 @@ class Worker:
             finish.result()
         return self.phase
 
-    async def _files(self, s3: Any, token: str | None) -> None:
+    @contextlib.asynccontextmanager
+    async def _hub(self, ca_file: str | None) -> AsyncIterator[HubClient]:
+        """The hub client of this run: the shared one, or, when the job's Secret carries the
+        hub's CA bundle, one of its own trusting it."""
+        if ca_file is None:
+            yield self.hub
+            return
+        # (its SSL context reads the file: off the event loop)
+        hub = await asyncio.to_thread(HubClient, replace(self.hub.settings, ca_bundle=ca_file))
+        await hub.start()
+        try:
+            yield hub
+        finally:
+            await hub.close()
+
+    async def _files(self, s3: Any, hub: HubClient, token: str | None) -> None:
         spec = self.obj["spec"]
         src = spec["source"]
         info = ModelInfo(src["repo"], src["revision"], src["commit"], False, False, [])
@@ -218,7 +235,7 @@ class Worker:
             async with limit, self._slot():
                 self.stats.enter()
                 try:
-                    await Transfer(self.hub, s3, info, bucket, f, token, self.settings,
+                    await Transfer(hub, s3, info, bucket, f, token, self.settings,
                                    self.stats, self.writer.mark).run()  # type: ignore[union-attr]
                 finally:
                     self.stats.leave()

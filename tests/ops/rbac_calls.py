@@ -261,6 +261,41 @@ DENIED = [
     Call("-", "delete", "batch", "jobs", IM, "hf-import-0123456789abcdef"),
 ]
 
+# The Job executor's pods (plugins/odh_hf/executor.py, `plugins.hf.executor: job`) run as a
+# service account of their own, in the imports namespace: the worker's calls only
+# (worker.py, lease.py, cluster.py as the pod uses them; credentials come mounted).
+WORKER_SA = "odh-core-import-worker"
+WORKER_CALLS = [
+    *[Call("hf-worker", v, "odh-core.opendatahub.io", "importjobs", IM, why="its job")
+      for v in ("get", "list", "watch")],
+    Call("hf-worker", "patch", "odh-core.opendatahub.io", "importjobs/status", IM,
+         why="progress"),
+    *[Call("hf-worker", v, "coordination.k8s.io", "leases", IM, "hf-import-0123456789abcdef",
+           "one worker per job") for v in ("get", "create", "update")],
+    Call("hf-worker", "delete", "", "secrets", IM, "hf-import-0123456789abcdef",
+         "the finished job's credentials"),
+]
+WORKER_DENIED = [
+    # no creating, changing or deleting jobs: that is the replicas' (the user's request)
+    *[Call("-", v, "odh-core.opendatahub.io", "importjobs", IM)
+      for v in ("create", "update", "delete", "deletecollection")],
+    Call("-", "patch", "odh-core.opendatahub.io", "importjobs", IM, "hf-import-0123456789abcdef"),
+    # Secrets: never read through the API (the pod's own is mounted), none listed
+    Call("-", "get", "", "secrets", IM, "hf-import-0123456789abcdef"),
+    Call("-", "list", "", "secrets", IM),
+    Call("-", "create", "", "secrets", IM),
+    Call("-", "create", "batch", "jobs", IM),
+    Call("-", "create", "", "pods", IM),
+    Call("-", "delete", "coordination.k8s.io", "leases", IM, "hf-import-0123456789abcdef"),
+    # nothing outside the imports namespace
+    Call("-", "get", "odh-core.opendatahub.io", "importjobs", NS, "hf-import-0123456789abcdef"),
+    Call("-", "delete", "", "secrets", NS, "odh-core-s3-credentials"),
+    Call("-", "get", "", "secrets", NS, "odh-core-hf-token"),
+    Call("-", "update", "coordination.k8s.io", "leases", NS, "some-lease"),
+    Call("-", "list", "", "namespaces"),
+    Call("-", "create", "rbac.authorization.k8s.io", "rolebindings", IM),
+]
+
 # Files that use SERVICE_ACCOUNT (a test keeps this in step with the code).
 SOURCES = {
     "odh_core/builtin/core_routes.py": "core",

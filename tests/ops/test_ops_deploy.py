@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.ops.rbac_calls import (CALLS, DENIED, HELD_ROLES, IM, MR, NB, NON_RESOURCE, NS,
-                                  SOURCES, Call)
+                                  SOURCES, WORKER_CALLS, WORKER_DENIED, WORKER_SA, Call)
 from tests.ops.test_ops_container import run_without_sandbox_extra
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +73,18 @@ def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
+def core_sa(docs: list[dict[str, Any]]) -> str:
+    """odh-core's own service account (base/; imports/ holds the import pods' one)."""
+    found = [d for d in docs if d["kind"] == "ServiceAccount" and _part(d) == "base"]
+    assert len(found) == 1, found
+    return found[0]["metadata"]["name"]
+
+
+def is_worker(doc: dict[str, Any]) -> bool:
+    """One of the Job executor pods' ServiceAccount, Role and RoleBinding (imports/)."""
+    return _part(doc) == "imports" and doc["metadata"]["name"] == WORKER_SA
+
+
 def test_kustomization_lists_every_manifest() -> None:
     top = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
     # No namespace at the top: kustomize would move every part's objects into it.
@@ -111,10 +123,14 @@ def test_rendered_objects_land_in_their_namespaces() -> None:
     assert where[("RoleBinding", "odh-core-dashboard-notebooks")] == "opendatahub"
     assert where[("ClusterRole", "odh-core-dashboard-notebooks")] is None
     assert ("ClusterRoleBinding", "odh-core-dashboard-notebooks") not in where
+    for kind in ("ServiceAccount", "Role", "RoleBinding"):  # the import pods' own
+        assert where[(kind, WORKER_SA)] == "odh-core-imports"
     for d in yaml.safe_load_all(out.stdout):
         if d and d["kind"].endswith("Binding"):
-            assert d["subjects"] == [{"kind": "ServiceAccount", "name": "odh-core",
-                                      "namespace": "opendatahub"}], d["metadata"]
+            sa = ("odh-core-imports", WORKER_SA) if d["metadata"]["name"] == WORKER_SA \
+                else ("opendatahub", "odh-core")
+            assert d["subjects"] == [{"kind": "ServiceAccount", "name": sa[1],
+                                      "namespace": sa[0]}], d["metadata"]
 
 
 def test_every_document_is_well_formed(docs: list[dict[str, Any]]) -> None:
@@ -140,7 +156,7 @@ def test_deployment_shape(docs: list[dict[str, Any]]) -> None:
     assert dep["spec"]["replicas"] == 2
     labels = dep["spec"]["template"]["metadata"]["labels"]
     assert dep["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    assert pod["serviceAccountName"] == one(docs, "ServiceAccount")["metadata"]["name"]
+    assert pod["serviceAccountName"] == core_sa(docs)
     assert pod["securityContext"] == {"runAsNonRoot": True,
                                       "seccompProfile": {"type": "RuntimeDefault"}}
     containers = {c["name"]: c for c in pod["containers"]}
@@ -233,6 +249,8 @@ NAMELESS_SECRETS = {
     ("notebooks", "odh-core-dashboard-notebooks"): {"get", "update"},
     # each ImportJob's credentials Secret (generated names), in the imports namespace only
     ("imports", "odh-core-imports"): {"get", "delete"},
+    # the import pod deletes its finished job's Secret (it reads its mounted copy)
+    ("imports", WORKER_SA): {"delete"},
 }
 RBAC_KINDS = {"roles", "rolebindings", "clusterroles", "clusterrolebindings"}
 
@@ -243,10 +261,18 @@ def _part(doc: dict[str, Any]) -> str:
 
 def test_rbac_grants_no_wildcards_and_binds_only_the_service_account(
         docs: list[dict[str, Any]]) -> None:
-    sa = one(docs, "ServiceAccount")["metadata"]["name"]
+    sa = core_sa(docs)
     rbac = _rbac(docs)
     for d in rbac:
-        if d["kind"].endswith("Binding"):
+        if d["kind"].endswith("Binding") and is_worker(d):
+            # The import pods' account: bound only in the imports namespace (a RoleBinding of
+            # imports/), only to its own Role.
+            assert d["kind"] == "RoleBinding"
+            assert d["subjects"] == [{"kind": "ServiceAccount", "name": WORKER_SA,
+                                      "namespace": "odh-core-imports"}]
+            assert d["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                    "name": WORKER_SA}
+        elif d["kind"].endswith("Binding"):
             assert d["subjects"] == [{"kind": "ServiceAccount", "name": sa,
                                       "namespace": "opendatahub"}]
             assert d["roleRef"]["kind"] in ("Role", "ClusterRole")
@@ -274,6 +300,42 @@ def test_rbac_grants_no_wildcards_and_binds_only_the_service_account(
                 if not rule.get("resourceNames"):
                     allowed = NAMELESS_SECRETS.get((_part(d), d["metadata"]["name"]), set())
                     assert verbs <= allowed | {"create"}, (where, rule)
+
+
+def test_import_worker_rbac_is_what_the_executor_renders(docs: list[dict[str, Any]]) -> None:
+    """imports/rbac-import-worker.yaml is `job_rbac()` for the shipped configuration, and the
+    executor's Job runs as that account by default."""
+    from odh_hf.config import HfConfig
+    from odh_hf.executor import job_rbac, render_job
+
+    cfg = yaml.safe_load(yaml.safe_load((BASE / "configmap.yaml").read_text())["data"][
+        "odh.yaml"])["plugins"]["hf"]
+    account = cfg.get("job_service_account", HfConfig().job_service_account)
+    assert account == HfConfig().job_service_account == WORKER_SA
+    rendered = job_rbac(cfg["jobs_namespace"], account)
+    for d in rendered:
+        del d["metadata"]["namespace"]  # the kustomization sets it
+    shipped = [{k: v for k, v in d.items() if not k.startswith("__")}
+               for d in docs if is_worker(d)]
+    assert shipped == rendered
+    obj = {"metadata": {"name": "hf-import-0123456789abcdef", "namespace": "odh-core-imports",
+                        "uid": "u"},
+           "spec": {"destination": {"secretName": "hf-import-0123456789abcdef"}},
+           "apiVersion": "odh-core.opendatahub.io/v1alpha1", "kind": "ImportJob"}
+    job = render_job(obj, image="i", service_account=HfConfig().job_service_account, env=[],
+                     resources={})
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == WORKER_SA
+    # Least privilege: the pods' grants are a subset of the replicas' own in that namespace
+    # (nothing the replicas could not do), without Jobs, Secret reads or spec changes.
+    role = next(d for d in rendered if d["kind"] == "Role")
+    verbs = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"]
+             for r in rule["resources"] for v in rule["verbs"]}
+    replicas = next(d for d in docs if d["kind"] == "Role" and _part(d) == "imports"
+                    and d["metadata"]["name"] == "odh-core-imports")
+    assert verbs <= {(g, r, v) for rule in replicas["rules"] for g in rule["apiGroups"]
+                     for r in rule["resources"] for v in rule["verbs"]}
+    assert not {("batch", "jobs", "create"), ("", "secrets", "get"),
+                ("odh-core.opendatahub.io", "importjobs", "patch")} & verbs
 
 
 def test_call_table_follows_the_code() -> None:
@@ -322,24 +384,26 @@ async def _apply(session: aiohttp.ClientSession, kube: Any, admin: str,
             assert resp.status == 201, await resp.text()
 
 
-def _for_test(doc: dict[str, Any]) -> dict[str, Any]:
+def _for_test(doc: dict[str, Any], test_sa: str = "") -> dict[str, Any]:
     """The manifest, renamed so it cannot meet the sandbox's own odh-core seed, bound to a
-    fresh service account that has nothing else, in its part's namespace."""
+    fresh service account that has nothing else (`test_sa`, default TEST_SA), in its part's
+    namespace."""
+    test_sa = test_sa or TEST_SA
     ns = SANDBOX_NS[doc["__ns__"]]
     doc = {k: v for k, v in doc.items() if not k.startswith("__")}
     doc["metadata"] = {"name": f"{doc['metadata']['name']}-opstest"}
     if doc["kind"] in ("Role", "RoleBinding"):
         doc["metadata"]["namespace"] = ns
     if doc["kind"].endswith("Binding"):
-        doc["subjects"] = [{"kind": "ServiceAccount", "name": TEST_SA, "namespace": NAMESPACE}]
+        doc["subjects"] = [{"kind": "ServiceAccount", "name": test_sa, "namespace": NAMESPACE}]
         doc["roleRef"] = dict(doc["roleRef"], name=f"{doc['roleRef']['name']}-opstest")
     return doc
 
 
 async def _allowed(session: aiohttp.ClientSession, kube: Any, admin: str,
-                   attrs: dict[str, Any]) -> bool:
+                   attrs: dict[str, Any], test_sa: str = "") -> bool:
     body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-            "spec": {"user": f"system:serviceaccount:{NAMESPACE}:{TEST_SA}",
+            "spec": {"user": f"system:serviceaccount:{NAMESPACE}:{test_sa or TEST_SA}",
                      "groups": ["system:serviceaccounts",
                                 f"system:serviceaccounts:{NAMESPACE}",
                                 "system:authenticated"], **attrs}}
@@ -420,7 +484,8 @@ async def test_rbac_allows_every_service_account_call_and_nothing_broader(
         for ns in SANDBOX_NS.values():
             await _ensure_namespace(session, sandbox_kube, admin, ns)
         for doc in _rbac(docs):
-            await _apply(session, sandbox_kube, admin, _for_test(doc))
+            if not is_worker(doc):  # the import pods' grants: the test below
+                await _apply(session, sandbox_kube, admin, _for_test(doc))
         # The Roles odh-core writes or binds: it must hold what they grant.
         held = _held(await _notebook_role(SANDBOX_NS[NB]), NB)
         held += [c for ns, rules in HELD_ROLES.items() for c in _held(rules, ns)]
@@ -436,4 +501,29 @@ async def test_rbac_allows_every_service_account_call_and_nothing_broader(
         assert missing == []
         broader = [c for c in DENIED if await _allowed(session, sandbox_kube, admin,
                                                        _attrs(c))]
+        assert broader == []
+
+
+TEST_WORKER_SA = "odh-core-ops-rbac-worker"
+
+
+async def test_import_worker_rbac_allows_the_worker_calls_and_nothing_broader(
+        docs: list[dict[str, Any]], sandbox_kube: Any, tokens: dict[str, str]) -> None:
+    """The Job executor pods' Role and RoleBinding, bound to a fresh account: every call the
+    worker makes in the imports namespace, none of the replicas' others, nothing elsewhere."""
+    admin = tokens["admin"]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_ssl(sandbox_kube))
+                                     ) as session:
+        assert not await _allowed(session, sandbox_kube, admin, _attrs(WORKER_CALLS[0]),
+                                  TEST_WORKER_SA)
+        await _ensure_namespace(session, sandbox_kube, admin, SANDBOX_NS[IM])
+        worker = [d for d in _rbac(docs) if is_worker(d)]
+        assert [d["kind"] for d in worker] == ["Role", "RoleBinding"]
+        for doc in worker:
+            await _apply(session, sandbox_kube, admin, _for_test(doc, TEST_WORKER_SA))
+        missing = [c for c in WORKER_CALLS if not await _allowed(
+            session, sandbox_kube, admin, _attrs(c), TEST_WORKER_SA)]
+        assert missing == []
+        broader = [c for c in WORKER_DENIED + DENIED if await _allowed(
+            session, sandbox_kube, admin, _attrs(c), TEST_WORKER_SA)]
         assert broader == []

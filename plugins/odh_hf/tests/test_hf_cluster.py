@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import ssl
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from odh_hf.cluster import Cluster
+from odh_hf.config import HfConfig
 from odh_hf.executor import job_rbac
 from odh_hf.lease import LeaseKeeper, LeaseLost
 
@@ -24,6 +26,26 @@ from hf_testkit import SMALL, hub_digest, object_digest, start_job, wait_job
 
 ROOT = Path(__file__).resolve().parents[3]
 NS = "opendatahub"
+
+
+@pytest.fixture
+def replica_ca(sandbox_kube: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA bundle that is a file of the replica only (a Job pod has no such path)."""
+    path = tmp_path_factory.mktemp("replica") / "ca.pem"
+    path.write_text(Path(sandbox_kube.ca_file).read_text())
+    return path
+
+
+# Every import here runs with CA bundles configured as files, for the hub and for S3: the same
+# code path in a replica and in a Job pod (over HTTP the bundles are loaded, not needed).
+@pytest.fixture
+def s3_config(s3_config: dict[str, Any], replica_ca: Path) -> dict[str, Any]:
+    return {**s3_config, "ca_bundle": str(replica_ca)}
+
+
+@pytest.fixture
+def hf_config(hf_config: dict[str, Any], replica_ca: Path) -> dict[str, Any]:
+    return {**hf_config, "ca_bundle": str(replica_ca)}
 
 
 def test_the_sandbox_seeds_the_deployed_crd() -> None:
@@ -98,7 +120,12 @@ async def test_finished_jobs_are_collected_with_what_they_own(
 
 async def test_job_executor_runs_the_same_worker_from_its_rendered_manifest(
         odh_server: Any, hf_models: Any, http: Any, sandbox_s3: Any, aio_s3: Any,
-        sandbox_kube: Any, prefix: str, admin: Admin, tmp_path: Path) -> None:
+        sandbox_kube: Any, prefix: str, admin: Admin, tmp_path: Path,
+        replica_ca: Path) -> None:
+    # CA bundles configured as files of this replica (the hub's and the S3 connection's,
+    # `replica_ca`): the pod has neither file, so the job's Secret carries their PEM and the
+    # worker writes it to files of its own.
+    ca, pem = str(replica_ca), replica_ca.read_text()
     job = await start_job(odh_server, {"repo": SMALL, "bucket": sandbox_s3.default_bucket,
                                        "prefix": prefix, "executor": "job"})
     paths = _paths(job["name"])
@@ -114,7 +141,10 @@ async def test_job_executor_runs_the_same_worker_from_its_rendered_manifest(
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes[mounts[creds_dir]]["secret"]["secretName"] == job["name"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert pod["serviceAccountName"] == "odh-core-import"
+    assert pod["serviceAccountName"] == HfConfig().job_service_account  # contrib/deploy's
+    # Nothing of the replica's file system: no host path, no CA path in the env or args.
+    assert all(set(v) <= {"name", "secret", "emptyDir"} for v in pod["volumes"]), pod["volumes"]
+    assert ca not in json.dumps(batch) and "ca_bundle" not in json.dumps(container["env"]).lower()
     # No kubelet here: no replica touches it (executor job), it stays queued.
     await asyncio.sleep(1.0)
     assert (await odh_server.fetch(f"/api/hf/imports/{job['id']}", user="alice")
@@ -124,6 +154,9 @@ async def test_job_executor_runs_the_same_worker_from_its_rendered_manifest(
     # pod's env, the API server as the service account would reach it in-cluster.
     status, secret = await admin.call("GET", paths["secret"])
     assert status == 200
+    # The Secret holds the PEM content, not a path.
+    for key in ("AWS_CA_BUNDLE", "HF_CA_BUNDLE"):
+        assert base64.b64decode(secret["data"][key]).decode() == pem, key
     mounted = tmp_path / "creds"
     mounted.mkdir()
     for key, value in secret["data"].items():
@@ -160,7 +193,8 @@ async def test_the_job_executor_rbac_covers_the_worker_and_nothing_more(
     ns = "odh-core-imports-rbac-test"
     assert (await admin.call("POST", "/api/v1/namespaces", {
         "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))[0] in (201, 409)
-    for doc in job_rbac(ns, "odh-core-import"):
+    account = HfConfig().job_service_account
+    for doc in job_rbac(ns, account):
         plural = {"ServiceAccount": "serviceaccounts", "Role": "roles",
                   "RoleBinding": "rolebindings"}[doc["kind"]]
         base = "/api/v1" if doc["kind"] == "ServiceAccount" else \
@@ -170,7 +204,7 @@ async def test_the_job_executor_rbac_covers_the_worker_and_nothing_more(
 
     async def allowed(verb: str, group: str, resource: str, sub: str = "") -> bool:
         review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-                  "spec": {"user": f"system:serviceaccount:{ns}:odh-core-import",
+                  "spec": {"user": f"system:serviceaccount:{ns}:{account}",
                            "groups": ["system:serviceaccounts", "system:authenticated"],
                            "resourceAttributes": {"namespace": ns, "verb": verb,
                                                   "group": group, "resource": resource,

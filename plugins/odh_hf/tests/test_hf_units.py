@@ -2,12 +2,18 @@
 which import an ODH-TEC progress stream follows."""
 from __future__ import annotations
 
+import os
+import stat
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import yaml
 
+from odh_core import ApiError
+from odh_hf import destination
 from odh_hf.config import HfConfig
 from odh_hf.executor import pod_env
 from odh_hf.jobs import JobManager
@@ -42,7 +48,7 @@ def test_the_pod_env_survives_yaml_scalars() -> None:
     """`ODH_*` values are read as YAML scalars (the pod's command itself runs from this env in
     test_hf_cluster.py): strings must stay strings ("off", "on"), numbers numbers."""
     cfg = HfConfig(endpoint="https://hub.example", no_proxy="on", part_size=16 * MiB,
-                   verify_tls=False, lease_duration=20)
+                   verify_tls=False, lease_duration=20, ca_bundle="/etc/pki/hub-ca.pem")
     env = {e["name"]: yaml.safe_load(e["value"]) for e in pod_env(cfg, "odh-core-imports")}
     assert env["ODH_SANDBOX__MODE"] == "off" and env["ODH_PLUGIN_AUTOLOAD"] is False
     assert env["ODH_PLUGINS__HF__ENABLED"] is True
@@ -52,6 +58,32 @@ def test_the_pod_env_survives_yaml_scalars() -> None:
     assert env["ODH_PLUGINS__HF__PART_SIZE"] == 16 * MiB
     assert env["ODH_PLUGINS__HF__VERIFY_TLS"] is False
     assert env["ODH_PLUGINS__HF__LEASE_DURATION"] == 20
+    assert "ODH_PLUGINS__HF__CA_BUNDLE" not in env  # a replica's path: the Secret has the PEM
+
+
+async def test_the_job_ca_bundles_become_private_files_for_the_run(tmp_path: Path) -> None:
+    """The job Secret's PEM (not a replica's path: a Job pod has none of its files) is written
+    to files only this process reads, removed when the run ends."""
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    creds = {destination.CA_BUNDLE: pem, destination.HUB_CA_BUNDLE: pem + pem,
+             destination.ACCESS_KEY: "k"}
+    async with destination.ca_files(creds) as paths:
+        assert set(paths) == {destination.CA_BUNDLE, destination.HUB_CA_BUNDLE}
+        for key, path in paths.items():
+            assert Path(path).read_text() == creds[key]
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+            assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    assert not any(Path(p).exists() for p in paths.values())
+    async with destination.ca_files({destination.ACCESS_KEY: "k"}) as none:
+        assert none == {}
+    # At job creation: the file's content, read off the event loop; a clear 503 otherwise.
+    (tmp_path / "ca.pem").write_text(pem)
+    assert await destination.read_pem(str(tmp_path / "ca.pem"), "ca") == pem
+    for bad in ("missing.pem", "empty.pem"):
+        (tmp_path / "empty.pem").write_text("")
+        with pytest.raises(ApiError) as err:
+            await destination.read_pem(str(tmp_path / bad), "plugins.hf.ca_bundle")
+        assert err.value.status == 503 and "plugins.hf.ca_bundle" in err.value.message
 
 
 def _job(owner: str, requested: float, phase: str = "Running",
