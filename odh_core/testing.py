@@ -20,10 +20,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json as jsonlib
+import os
 import socket
+import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence
 
 import pytest
 import pytest_asyncio
@@ -260,6 +263,32 @@ class LoopbackServer:
 
 
 # -- waiting for something that happens elsewhere -----------------------------------------------
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without what would point a child odh-core elsewhere (the old
+    backends' AWS_/HF_ variables, ODH_ overrides, KUBECONFIG, APP_ENV), plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "HF_", "ODH_", "KUBECONFIG", "APP_ENV"))}
+    env.update(extra or {})
+    return env
+
+
+def wait_ready(proc: subprocess.Popen[bytes], url: str, log: Callable[[], str],
+               timeout: float = 60) -> None:
+    """Poll `<url>/readyz` of an odh-core started as a child process until it answers 200;
+    RuntimeError with the end of its log when it exits first or the deadline passes (the
+    caller stops it then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"odh-core exited {proc.returncode}:\n{log()}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"odh-core not ready in {timeout} s:\n{log()}")
+
+
 async def eventually(check: Any, what: str = "the condition", timeout: float = 10.0,
                      interval: float = 0.02) -> Any:
     """Re-run `check` (sync or async) until it returns something truthy, and return that;

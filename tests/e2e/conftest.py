@@ -25,7 +25,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
+
+from odh_core.testing import clean_env, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 FRONTENDS = Path(os.environ.get("ODH_FRONTENDS", REPO.parent / "shared" / "frontends"))
@@ -104,23 +105,15 @@ class OdhProcess:
                 "--host", "127.0.0.1", "--port", str(self.port)]
         if self.dev:
             args.append("--dev")
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AWS_", "HF_", "ODH_", "KUBECONFIG", "APP_ENV"))}
-        env.update(self.env)
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(args, cwd=self.workdir, env=env, stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"odh-core exited {self.proc.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"odh-core not ready in {timeout} s:\n{self.log()}")
+            self.proc = subprocess.Popen(args, cwd=self.workdir, env=clean_env(self.env),
+                                         stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_ready(self.proc, f"http://127.0.0.1:{self.port}", self.log, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -19,6 +17,7 @@ import aiohttp
 import yaml
 
 from hf_testkit import parse_sse
+from odh_core.testing import clean_env, wait_ready
 
 
 def free_port() -> int:
@@ -54,25 +53,17 @@ class Replica:
         cfg.write_text(yaml.safe_dump(self.config))
         args = [sys.executable, "-m", "odh_core", "serve", "--config", str(cfg),
                 "--host", "127.0.0.1", "--port", str(self.port)]
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AWS_", "HF_", "ODH_", "KUBECONFIG", "APP_ENV"))}
-        env.update(self.env)
         log = open(self.workdir / "odh-core.log", "ab")
-        self.proc = subprocess.Popen(args, cwd=self.workdir, env=env, stdout=log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, cwd=self.workdir, env=clean_env(self.env),
+                                     stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.started_at = time.monotonic()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"odh-core exited {self.proc.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        self.kill()
-        raise RuntimeError(f"odh-core not ready in {timeout} s:\n{self.log()}")
+        try:
+            wait_ready(self.proc, self.url, self.log, timeout)
+        except RuntimeError:
+            self.kill()
+            raise
+        return self
 
     def log(self) -> str:
         path = self.workdir / "odh-core.log"
