@@ -12,9 +12,8 @@ import logging
 import re
 import secrets
 import time
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-import aiohttp
 import tornado.web
 
 from . import loader
@@ -27,7 +26,11 @@ from .kube import KubeClient, KubeConnection, resolve_connection
 from .observability import Metrics, make_log_function
 from .openapi import core_version
 from .plugin import HealthCheck, Plugin, PluginContext, Route
+from .sessions import Sessions
 from .web import BaseHandler, BaseWebSocketHandler
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 log = logging.getLogger("odh.app")
 
@@ -44,8 +47,7 @@ class App:
         self._kube: KubeClient | None = None
         self._clusters: dict[str, KubeClient] = {}  # the named extra clusters
         self._kube_connection = kube_connection
-        self._http: aiohttp.ClientSession | None = None
-        self._kube_session: aiohttp.ClientSession | None = None
+        self.sessions: Sessions | None = None  # outbound HTTP, from start() to stop()
         self.sandbox: Any = None  # odh_sandboxing.SandboxManager when embedding
         self.tls: Any = None  # odh_core.tls.TlsReloader when serving HTTPS
         self.websockets: set[BaseWebSocketHandler] = set()
@@ -283,27 +285,16 @@ class App:
 
     @property
     def http(self) -> aiohttp.ClientSession:
-        if self._http is None:
+        if self.sessions is None:
             raise RuntimeError("the app is not started: no HTTP session yet")
-        return self._http
+        return self.sessions.http
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
-        # trust_env=False: with it aiohttp looks up proxy env vars in a worker thread on every
-        # request (a thread hop per proxied call), and in-cluster services must not go through
-        # a corporate proxy anyway. Plugins that reach the outside (S3, the HF hub) pass their
-        # configured proxy per request. The API server gets a session of its own.
-        # On Pythons before 3.12.8 an SSL transport whose shutdown the peer never completes is
-        # leaked (cpython#118960): aiohttp then aborts such transports itself, and at close.
-        cleanup = bool(getattr(aiohttp.connector, "NEEDS_CLEANUP_CLOSED", False))
-        self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0,
-                                           enable_cleanup_closed=cleanup),
-            trust_env=False, auto_decompress=False)
-        self._kube_session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60,
-                                           enable_cleanup_closed=cleanup),
-            auto_decompress=False)
+        self.sessions = Sessions()
+        # On the loop's next turn: by then serve_sockets listens (start's plugins await nothing
+        # that needs it), so the import does not stand between the process and its first 200.
+        asyncio.get_running_loop().call_soon(self.sessions.warm)
         try:
             # Inside the try: a refused connection (plain http) must not leak the sessions.
             conn = self._kube_connection or resolve_connection(self.settings.kubernetes)
@@ -320,7 +311,7 @@ class App:
                         self.dev_users.setdefault(name, user)
             if conn is not None:
                 self._check_transport(conn)
-                self._kube = KubeClient(conn, self._kube_session,
+                self._kube = KubeClient(conn, self.sessions,
                                         self.settings.kubernetes.connect_timeout,
                                         self.settings.kubernetes.request_timeout)
                 log.info("Kubernetes API server: %s", conn.description, extra={"host": conn.host})
@@ -335,7 +326,7 @@ class App:
                     raise loader.PluginLoadError(f"kubernetes.clusters.{name}: no API server "
                                                  "found (set host or kubeconfig)")
                 self._check_transport(extra)
-                self._clusters[name] = KubeClient(extra, self._kube_session,
+                self._clusters[name] = KubeClient(extra, self.sessions,
                                                   cfg.connect_timeout, cfg.request_timeout)
                 log.info("cluster %s: %s", name, extra.description)
             for impl in self.pm.hook.startup.get_hookimpls():  # load order
@@ -371,10 +362,9 @@ class App:
             ws.close(1001, "server shutting down")
         if self.sandbox is not None:
             await self.sandbox.stop()
-        for session in (self._http, self._kube_session):
-            if session is not None:
-                await session.close()
-        self._http = self._kube_session = None
+        if self.sessions is not None:
+            await self.sessions.close()
+            self.sessions = None
         # aiohttp's documented graceful shutdown: one loop turn lets the transports just
         # closed run their connection_lost before the loop may go away.
         await asyncio.sleep(0)

@@ -17,12 +17,15 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Mapping
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping
 
 from .config import KubernetesConfig
 from .errors import ApiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
+    from .sessions import Sessions
 
 log = logging.getLogger("odh.kube")
 
@@ -233,16 +236,25 @@ def shrink_tls_read_buffer(resp: aiohttp.ClientResponse, size: int = _TLS_READ_B
 class KubeClient:
     """Requests to one API server, as a user (their token) or as the service account."""
 
-    def __init__(self, conn: KubeConnection, session: aiohttp.ClientSession,
+    def __init__(self, conn: KubeConnection, sessions: Sessions,
                  connect_timeout: float = 5.0, request_timeout: float = 30.0):
         self.conn = conn
-        self.session = session
+        self.sessions = sessions
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
 
     @property
     def host(self) -> str:
         return self.conn.host
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The pooled session for this API server (callers in coroutines `await ready()`
+        first, so the loop never imports aiohttp itself)."""
+        return self.sessions.kube
+
+    async def ready(self) -> None:
+        await self.sessions.ready()
 
     def url(self, path: str) -> str:
         return self.conn.host + ("" if path.startswith("/") else "/") + path
@@ -255,6 +267,8 @@ class KubeClient:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def timeout(self, total: float | None = None, read: float | None = None) -> aiohttp.ClientTimeout:
+        import aiohttp
+
         return aiohttp.ClientTimeout(total=total, connect=self.connect_timeout,
                                      sock_connect=self.connect_timeout, sock_read=read)
 
@@ -264,6 +278,9 @@ class KubeClient:
                    timeout: aiohttp.ClientTimeout | None = None
                    ) -> AsyncIterator[aiohttp.ClientResponse]:
         """A streaming request: the caller reads `resp.content` as it arrives."""
+        await self.sessions.ready()
+        import aiohttp
+
         hdrs = dict(headers or {})
         hdrs.update(self.auth_headers(token))
         try:
@@ -283,6 +300,9 @@ class KubeClient:
                       json: Any = None, data: Any = None,
                       headers: Mapping[str, str] | None = None,
                       timeout: float | None = None) -> KubeResponse:
+        await self.sessions.ready()
+        import aiohttp
+
         hdrs = {"Accept": "application/json", **(headers or {})}
         if json is not None:
             data = jsonlib.dumps(json).encode()

@@ -13,15 +13,17 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable
 from urllib.parse import unquote
 
-import aiohttp
 import tornado.web
 from tornado.iostream import StreamClosedError
 
 from .errors import ApiError
 from .web import BaseHandler
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 log = logging.getLogger("odh.proxy")
 
@@ -172,6 +174,8 @@ class ProxyHandler(BaseHandler):
             put.cancel()
 
     async def _open(self, target: Upstream, body: Any) -> aiohttp.ClientResponse:
+        if target.session is None and self.odh.sessions is not None:
+            await self.odh.sessions.ready()
         session = target.session or self.odh.http
         cm = session.request(self.request.method, target.url, headers=target.headers, data=body,
                              ssl=target.ssl if target.ssl is not None else True,
@@ -181,6 +185,8 @@ class ProxyHandler(BaseHandler):
 
     # -- response side --------------------------------------------------------------------------
     async def _proxy(self) -> None:
+        import aiohttp
+
         assert self._task is not None
         if self._queue is not None:
             try:
@@ -212,6 +218,8 @@ class ProxyHandler(BaseHandler):
             await self._close_upstream()
 
     async def _relay(self, resp: aiohttp.ClientResponse) -> None:
+        import aiohttp
+
         self.set_status(resp.status, resp.reason or "Upstream")
         self.clear_header("Content-Type")
         drop = HOP_BY_HOP | self.strip_response_headers

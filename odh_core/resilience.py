@@ -19,21 +19,30 @@ import re
 import ssl
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
-
-import aiohttp
 
 from .errors import ApiError
 from .proxy import ProxyHandler, Upstream, join_url
 
 if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
     from .observability import PluginMetrics
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-# Failures worth a retry: the request most likely never reached the application.
-RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
-    aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError,
-    ConnectionError)
+
+
+@cache
+def retryable_errors() -> tuple[type[BaseException], ...]:
+    """Failures worth a retry: the request most likely never reached the application. (A
+    function: aiohttp is not imported at boot, see odh_core.sessions.)"""
+    import aiohttp
+
+    return (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError,
+            ConnectionError)
+
+
 SERVICE_URL = "{scheme}://{service}.{namespace}.svc.cluster.local:{port}"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -161,6 +170,8 @@ class TargetSettings:
     verify: bool = True
 
     def timeout(self) -> aiohttp.ClientTimeout:
+        import aiohttp
+
         return aiohttp.ClientTimeout(sock_connect=self.connect_timeout, connect=None,
                                      sock_read=self.read_timeout)
 
@@ -257,6 +268,8 @@ class Target:
             self.breaker.record_success()
 
     def failed(self, exc: BaseException) -> None:
+        import aiohttp
+
         if self.metrics is not None:
             kind = "timeout" if isinstance(exc, asyncio.TimeoutError) else "connect" if isinstance(
                 exc, (aiohttp.ClientConnectorError, ConnectionRefusedError)) else "io"
@@ -292,7 +305,7 @@ class Target:
                                        f"{max_bytes} bytes")
                     self.answered(resp.status, time.perf_counter() - started)
                     return resp.status, resp.headers, body
-            except RETRYABLE_ERRORS as exc:
+            except retryable_errors() as exc:
                 self.failed(exc)
                 if not self.retry.allows(method, attempt, has_body=data is not None):
                     raise
@@ -399,7 +412,7 @@ class ResilientProxyHandler(ProxyHandler):
             started = time.perf_counter()
             try:
                 resp = await super()._open(up, body)
-            except RETRYABLE_ERRORS as exc:
+            except retryable_errors() as exc:
                 self._upstream_cm = None  # nothing to close: the request never got an answer
                 target.failed(exc)
                 if not target.retry.allows(method, attempt, has_body=body is not None):

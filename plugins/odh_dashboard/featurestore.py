@@ -18,15 +18,16 @@ import re
 import ssl
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlencode
-
-import aiohttp
 
 from odh_core import SERVICE_ACCOUNT, ApiError, KubeError, ProxyHandler, Route, Upstream
 
 from .base import DashboardHandler
 from .names import check_label, check_subdomain
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 FEAST_NAMESPACE_LABEL = "opendatahub.io/feast=true"
 UI_ENABLED_LABEL = "feature-store-ui=enabled"
@@ -138,6 +139,8 @@ class FeastHandler(DashboardHandler):
                            query: dict[str, str] | None = None) -> Any | None:
         """GET `<registry>/<path>` with the user's token; the JSON, or None when the registry
         cannot be reached or answers an error (as the old backend, which skipped it)."""
+        import aiohttp
+
         url = f"{self.registry_base(fs)}/{path}"
         if query:
             url += "?" + urlencode(query)
@@ -279,6 +282,8 @@ class FeastRegistryProxyHandler(ProxyHandler, FeastHandler):
     SUPPORTED_METHODS = ("GET",)
 
     async def upstream(self) -> Upstream:
+        import aiohttp
+
         ns, name, path = self.path_args
         check_label(ns, "namespace")
         check_subdomain(name, "name")

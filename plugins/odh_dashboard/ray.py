@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from odh_core import ApiError, Route
 
 from .base import DashboardHandler
 from .names import check_label, check_subdomain
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 SAFE_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TAIL_LINES = 20_000
@@ -39,6 +41,8 @@ class RayJobLogsHandler(DashboardHandler):
         does not exist.
 
         As the user (pods/log read with the caller's token)."""
+        import aiohttp
+
         check_label(namespace, "namespace")
         check_subdomain(pod, "pod name")
         check_label(container, "container name")

@@ -7,7 +7,6 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import tornado.web
 import tornado.websocket
 
@@ -15,6 +14,8 @@ from odh_core import (ApiError, BaseHandler, BaseWebSocketHandler, ResilientProx
                       check_proxy_path, utc_now)
 
 if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
     from .plugin import FederationPlugin
 
 WS_MAX_MESSAGE = 16 * 2**20
@@ -142,6 +143,8 @@ class WebSocketProxy(BaseWebSocketHandler):
         return headers
 
     async def _connect(self, target: Target, path: str) -> None:
+        import aiohttp
+
         offered = [p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "")
                    .split(",") if p.strip()
                    and not p.strip().startswith("base64url.bearer.authorization.k8s.io.")]
@@ -175,6 +178,8 @@ class WebSocketProxy(BaseWebSocketHandler):
         self._pump = asyncio.ensure_future(self._from_upstream())
 
     async def _from_upstream(self) -> None:
+        import aiohttp
+
         ws = self._upstream
         assert ws is not None
         try:
@@ -193,6 +198,8 @@ class WebSocketProxy(BaseWebSocketHandler):
                 self.close(ws.close_code or 1000, "upstream closed")
 
     async def on_message(self, message: str | bytes) -> None:
+        import aiohttp
+
         ws = self._upstream
         if ws is None or ws.closed:
             return

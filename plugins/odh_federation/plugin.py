@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from odh_core import ApiError, HealthCheck, Plugin, PluginContext, Route, TargetRegistry, hookimpl
 
@@ -13,6 +11,9 @@ from .config import (FederationConfig, ModuleConfigError, check_against_routes, 
                      fingerprint, parse_sources, read_text)
 from .handlers import AssetHandler, ModulesHandler, ServiceHandler
 from .modules import ModuleTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 # After every specific route (order 0), before an SPA fallback (which uses a higher number).
 FAMILY_ROUTE_ORDER = 800
@@ -123,6 +124,8 @@ class FederationPlugin(Plugin):
         modules = list(self.table.snapshot.modules.values())
 
         async def probe(name: str) -> tuple[str, str | None]:
+            import aiohttp
+
             try:
                 target = self.table.asset_target(name)
             except ApiError:

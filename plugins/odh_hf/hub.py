@@ -11,18 +11,21 @@ The proxy (honouring NO_PROXY) and the CA bundle apply to every hop.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import os
 import ssl
 import urllib.request
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 from urllib.parse import quote, urljoin, urlsplit
-
-import aiohttp
 
 from odh_core import ApiError
 
 from . import validate
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 
@@ -82,28 +85,59 @@ class HubClient:
         self.settings = settings
         self.endpoint = endpoint
         self._origin = _origin(endpoint)
-        ssl_ctx: ssl.SSLContext | bool = True
-        if not settings.verify:
-            ssl_ctx = False
-        elif settings.ca_bundle:
-            ssl_ctx = ssl.create_default_context(cafile=settings.ca_bundle)
-        self._ssl = ssl_ctx
+        if settings.verify and settings.ca_bundle and not os.path.isfile(settings.ca_bundle):
+            raise ValueError(f"the hub's CA bundle {settings.ca_bundle!r} is not a file")
         self._session: aiohttp.ClientSession | None = None
+        self._started = False
+        self._opening: asyncio.Future[aiohttp.ClientSession] | None = None
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ssl=self._ssl, keepalive_timeout=30),
-            auto_decompress=False, trust_env=False)
+        """Ready for use; the session (and the CA bundle it trusts, a tenth of a second to
+        parse) is made on the first call, off the loop, not at the server's start."""
+        self._started = True
 
     async def close(self) -> None:
+        self._started = False
+        if self._opening is not None:
+            try:
+                await self._opening
+            except Exception:
+                pass
+            self._opening = None
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    async def session(self) -> aiohttp.ClientSession:
+        if not self._started:
             raise RuntimeError("the hub client is not started")
+        if self._session is None:
+            if self._opening is None:  # one opening shared by concurrent first calls
+                self._opening = asyncio.ensure_future(self._open_session())
+            try:
+                await asyncio.shield(self._opening)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                self._opening = None  # the next call tries again (a fixed bundle, say)
+                raise HubError(503, "the hub's CA bundle cannot be loaded: "
+                                    f"{type(exc).__name__}") from None
+        assert self._session is not None
+        return self._session
+
+    async def _open_session(self) -> aiohttp.ClientSession:
+        def tls() -> ssl.SSLContext | bool:
+            importlib.import_module("aiohttp")
+            if not self.settings.verify:
+                return False
+            if self.settings.ca_bundle:
+                return ssl.create_default_context(cafile=self.settings.ca_bundle)
+            return True
+
+        ssl_ctx = await asyncio.to_thread(tls)
+        import aiohttp
+
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ssl=ssl_ctx, keepalive_timeout=30),
+            auto_decompress=False, trust_env=False)
         return self._session
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -125,6 +159,8 @@ class HubClient:
 
         Network errors and 5xx/429 raise `HubRetryable`; other statuses are the caller's.
         """
+        import aiohttp
+
         if _origin(url) != self._origin:  # defence in depth: callers build from endpoint
             raise ValueError("refusing a URL outside the configured hub endpoint")
         timeout = aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
@@ -136,7 +172,7 @@ class HubClient:
             if token and _origin(url) == self._origin:
                 hdrs["Authorization"] = f"Bearer {token}"
             try:
-                resp = await self.session.request(method, url, headers=hdrs,
+                resp = await (await self.session()).request(method, url, headers=hdrs,
                                                   allow_redirects=False, timeout=timeout,
                                                   proxy=self._proxy(url))
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -164,6 +200,8 @@ class HubClient:
 
     @staticmethod
     async def _error_message(resp: aiohttp.ClientResponse) -> str:
+        import aiohttp
+
         msg = resp.headers.get("X-Error-Message", "")
         if not msg:
             try:

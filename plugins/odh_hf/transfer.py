@@ -22,13 +22,14 @@ import hashlib
 import logging
 import mimetypes
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, Callable
 
 from odh_core import ApiError
 
 from .hub import HubClient, HubRetryable, ModelInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 log = logging.getLogger("odh.plugin.hf.transfer")
 
@@ -345,6 +346,8 @@ class Transfer:
     async def _download(self, start: int, digest: Any, sink: Callable[[bytes], Any]) -> None:
         """Bytes `start`..end of the file into `sink`, retrying cuts with Range from the last
         byte received."""
+        import aiohttp
+
         f = self.file
         self._received = start
         failures = 0

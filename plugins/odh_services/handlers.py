@@ -5,13 +5,13 @@ import asyncio
 import json
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from odh_core import ApiError, BaseHandler, ResilientProxyHandler, Target
 
 from .gates import check_name
 
 if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
     from .plugin import ServicesPlugin
 
 
@@ -73,6 +73,8 @@ class PrometheusHandler(BaseHandler):
         self.api = api
 
     async def post(self) -> None:
+        import aiohttp
+
         body = self.json_body()
         query = body.get("query") if isinstance(body, dict) else None
         if not isinstance(query, str) or not query.strip():

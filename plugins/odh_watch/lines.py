@@ -1,9 +1,10 @@
 """Split a streamed HTTP body into lines with a bound on the line length."""
 from __future__ import annotations
 
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
-import aiohttp
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 
 class LineTooLong(ValueError):

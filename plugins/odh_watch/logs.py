@@ -10,8 +10,7 @@ import asyncio
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from odh_core import KubeUnavailable
 
@@ -19,6 +18,9 @@ from .backoff import backoff_delay
 from .hub import WatchHub
 from .lines import LineTooLong, read_lines
 from .subscriber import Subscriber
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
 
 MODE = "logs"
 
@@ -46,6 +48,8 @@ def _age_seconds(stamp: str) -> int:
 
 
 async def stream_logs(hub: WatchHub, req: LogRequest, token: str, sub: Subscriber) -> None:
+    import aiohttp
+
     last_stamp, same_stamp = "", 0
     attempt = 0
     first = True

@@ -6,9 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, Callable
 
 from odh_core import KubeClient, KubeError, KubeUnavailable
 
@@ -17,6 +15,10 @@ from .config import WatchConfig
 from .lines import LineTooLong, read_lines
 from .metrics import WatchMetrics
 from .resources import Target
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
 
 # An event handler gets (type, object, the raw line), BOOKMARKs included, and must not await.
 OnEvent = Callable[[str, dict[str, Any], bytes], None]
@@ -69,6 +71,8 @@ class WatchStream:
 
     async def run(self, rv: str) -> None:
         """Watch from `rv` until the caller cancels. Raises Expired (relist) or Denied."""
+        import aiohttp
+
         self.rv = rv
         attempt = 0
         while True:
