@@ -42,6 +42,7 @@ async def resolve_destination(app: Any, handler: Any, bucket: str | None,
     if access is None:
         raise ApiError(503, "S3 is not available (the s3 plugin is off): the import has "
                        "nowhere to go")
+    await access.loaded()  # the shared settings load once the server listens
     # handler None: the CLI (`odh-core hf import`), run by an operator on the shared S3.
     source = await access.resolve(handler) if handler is not None else None
     conn = source.connection if source is not None else access.connection

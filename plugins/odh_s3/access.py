@@ -54,7 +54,9 @@ Interface for other plugins (they never import `odh_s3`):
 The old module-level properties (`access.configured`, `.default_bucket`, `.connection`,
 `.client()`, `.lease()`, `.multipart_writer()`, `.transfers`, `.transfer_started/finished`)
 act on the *shared* source for callers with no user in hand (health check, legacy callers);
-anything acting for a user must go through `resolve`.
+anything acting for a user must go through `resolve`. The shared settings are loaded once the
+server listens: `resolve` and `.client()` wait for them, the plain properties do not, so read
+those after `await access.loaded()`.
 """
 from __future__ import annotations
 
@@ -227,6 +229,15 @@ class S3Access:
                                        tuple[float, S3Connection | ApiError]] = OrderedDict()
         self.shared = SourceAccess(self, SHARED, conn, "", kind=SHARED, name="Shared S3")
         self.watches = ConnectionWatches(self._connection_changed)
+        # The s3 plugin loads the persisted shared settings once the server listens (see
+        # S3Plugin.startup): whoever reads the shared source waits for that first.
+        self.loading: asyncio.Future[None] | None = None
+
+    async def loaded(self) -> None:
+        """Return once the persisted settings are applied (at once, after the first time)."""
+        loading = self.loading
+        if loading is not None and not loading.done():
+            await asyncio.shield(loading)
 
     # -- the shared source and the old interface ----------------------------------------------
     @property
@@ -270,6 +281,7 @@ class S3Access:
         return True
 
     async def client(self) -> Any:
+        await self.loaded()
         return await self.shared.client()
 
     def lease(self) -> Any:
@@ -311,6 +323,7 @@ class S3Access:
                             bucket_scope=None)
 
     async def resolve(self, handler: Any, source: str | None = None) -> SourceAccess:
+        await self.loaded()
         identity = handler.identity
         if source is None:
             source = handler.get_query_argument("source", None) or None

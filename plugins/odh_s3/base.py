@@ -25,6 +25,8 @@ class S3Handler(BaseHandler):
         if self._finished:
             return
         self.plugin.last_activity = time.time()
+        if self.plugin.access is not None:
+            await self.plugin.access.loaded()
         if self.plugin.settings is not None:
             await self.plugin.settings.refresh()
         if self.uses_source:

@@ -139,7 +139,10 @@ class S3Plugin(Plugin):
     @hookimpl
     def register_health_checks(self) -> list[HealthCheck]:
         async def s3_reachable() -> None:
-            if self.access is None or not self.access.configured:
+            if self.access is None:
+                return
+            await self.access.loaded()
+            if not self.access.configured:
                 return  # not configured is a setting, not an outage
             client = await self.access.client()
             if self.access.default_bucket:
@@ -209,30 +212,47 @@ class S3Plugin(Plugin):
         self.settings = SettingsManager(base, cfg.max_concurrent_transfers,
                                         cfg.disclaimer_default, store, self.access,
                                         cfg.settings_ttl)
+        app.provide("s3.access", self.access)
+        # The persisted settings (two API-server reads) and the sandbox's S3 load once the
+        # server listens, not before: S3 routes, `s3.access` users and the /readyz check wait
+        # for them; nothing else does.
+        self.access.loading = asyncio.ensure_future(self._load_settings(app, base, store))
+        self._reaper = asyncio.create_task(self._reap())
+
+    async def _load_settings(self, app: Any, base: S3Connection, store: SettingsStore) -> None:
+        assert self.settings is not None and self.access is not None
         try:
             overlay = await store.load()
         except Exception as exc:
             self.log.warning("persisted S3 settings unreadable at start (%s); using the "
                              "configured ones", type(exc).__name__)
             overlay = {}
-        if not self.settings.connection(overlay).configured and app.sandbox is not None:
-            sb = await app.sandbox.ensure_s3()
-            self.settings.base = base.with_(
-                endpoint=sb.endpoint, access_key_id=sb.access_key,
-                secret_access_key=sb.secret_key, region=sb.region,
-                default_bucket=base.default_bucket or sb.default_bucket)
-            await seed_sandbox_connections(app, sb)
-        await self.settings._apply(overlay)
+        try:
+            if not self.settings.connection(overlay).configured and app.sandbox is not None:
+                sb = await app.sandbox.ensure_s3()
+                self.settings.base = base.with_(
+                    endpoint=sb.endpoint, access_key_id=sb.access_key,
+                    secret_access_key=sb.secret_key, region=sb.region,
+                    default_bucket=base.default_bucket or sb.default_bucket)
+                await seed_sandbox_connections(app, sb)
+            await self.settings._apply(overlay)
+        except Exception:
+            # Logged in full (no secret is in these errors); S3 routes answer 503 meanwhile.
+            self.log.exception("applying the S3 settings failed")
         if not self.access.configured:
             self.log.warning("S3 is not configured: S3 routes answer 503 until an admin sets "
                              "it (PUT /api/settings/s3) or AWS_S3_ENDPOINT etc. are set")
-        app.provide("s3.access", self.access)
         if isinstance(store, KubeStore):
             self._start_watches(app)
-        self._reaper = asyncio.create_task(self._reap())
 
     @hookimpl
     async def shutdown(self, app: Any) -> None:
+        if self.access is not None and self.access.loading is not None:
+            self.access.loading.cancel()
+            try:
+                await self.access.loading
+            except (asyncio.CancelledError, Exception):
+                pass
         for watch in self._watches:
             await watch.stop()
         if self._reaper is not None:

@@ -7,7 +7,9 @@ from typing import Any
 async def test_s3_access_is_published(odh_server: Any, sandbox_s3: Any, aio_s3: Any,
                                       key_prefix: str) -> None:
     access = odh_server.app.service("s3.access")
-    assert access is not None and access.configured
+    assert access is not None
+    await access.loaded()  # the shared settings load once the server listens
+    assert access.configured
     assert access.default_bucket == sandbox_s3.default_bucket
     client = await access.client()
     assert sandbox_s3.default_bucket in [b["Name"] for b in (await client.list_buckets())["Buckets"]]

@@ -173,4 +173,27 @@ async def test_other_replica_sees_changes(odh_server: Any, odh_config: dict[str,
 
 
 async def _watching(server: Any) -> bool:
-    return all(w.active for w in server.app.plugin("s3").settings.watches)
+    watches = server.app.plugin("s3").settings.watches  # empty until the settings loaded
+    return bool(watches) and all(w.active for w in watches)
+
+
+async def test_a_starting_replica_serves_its_persisted_settings_from_the_first_request(
+        odh_server: Any, odh_config: dict[str, Any], tokens: dict[str, str]) -> None:
+    """A replica loads its persisted settings once it listens, not before (start to first
+    200, issue 22); a request that comes in meanwhile waits for them, and /readyz with it."""
+    from odh_core.testing import build_settings, start_server
+
+    resp = await odh_server.fetch("/api/settings/max-concurrent-transfers", "PUT",
+                                  user="admin", json={"maxConcurrentTransfers": 7})
+    assert resp.status == 200
+    other = await start_server(build_settings(odh_config, ["s3"]), tokens=tokens)
+    try:
+        access = other.app.service("s3.access")
+        assert access.loading is not None and not access.loading.done()
+        got = await other.fetch("/api/settings/max-concurrent-transfers", user="alice")
+        assert got.status == 200 and got.json()["maxConcurrentTransfers"] == 7
+        assert access.loading.done()
+    finally:
+        await other.close()
+        await odh_server.fetch("/api/settings/max-concurrent-transfers", "PUT", user="admin",
+                               json={"maxConcurrentTransfers": None})
