@@ -46,7 +46,11 @@ def startup(app: "App") -> None:
     """Open clients, fill caches and start background tasks; the event loop is running.
 
     May be async. Called in plugin load order before the server accepts connections; an
-    exception stops the boot with the plugin's name in the message.
+    exception stops the boot with the plugin's name in the message. Every startup stands
+    between the process and its first answer: start a round trip (a cluster read) as a task
+    that the routes needing its result await (the s3 plugin loads its settings so), and import
+    aiohttp inside the functions that use it (the core imports it off the loop once the
+    server listens; `app.http` and `app.kube` work before and after).
     """
 
 
