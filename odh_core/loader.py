@@ -44,9 +44,15 @@ class PluginInfo:
 def discover(eps: Iterable[EntryPoint] | None = None) -> dict[str, PluginInfo]:
     """Entry points of group `odh_core.plugins`, refusing one name claimed twice."""
     found: dict[str, PluginInfo] = {}
+    # A distribution's name and version each parse its METADATA file anew: read once per
+    # distribution (one distribution ships many plugins), not once per plugin.
+    metadata: dict[int, tuple[str, str]] = {}
     for ep in (entry_points(group=GROUP) if eps is None else eps):
-        dist = ep.dist.name if ep.dist is not None else None
-        version = ep.dist.version if ep.dist is not None else None
+        dist = version = None
+        if ep.dist is not None:
+            if id(ep.dist) not in metadata:
+                metadata[id(ep.dist)] = (ep.dist.name, ep.dist.version)
+            dist, version = metadata[id(ep.dist)]
         if ep.name in found:
             other = found[ep.name]
             if (other.distribution, other.entry_point.value if other.entry_point else None) == (

@@ -20,6 +20,7 @@ What cannot be derived a route declares: `Route.request_body`, `Route.responses`
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class App(Protocol):
     def enabled_plugins(self) -> list[PluginInfo]: ...
 
 
+@functools.cache  # reads (and parses) the distribution's METADATA file
 def core_version() -> str:
     """The installed odh-core version (what built-in plugins and the document report)."""
     try:
