@@ -5,15 +5,18 @@ import asyncio
 from contextlib import contextmanager
 from typing import Iterator
 
-from botocore.exceptions import (BotoCoreError, ClientError, ConnectTimeoutError,
-                                 EndpointConnectionError, HTTPClientError, NoCredentialsError,
-                                 ReadTimeoutError)
-
 from odh_core import ApiError
+
+# botocore's exceptions are imported where an error is mapped, not at boot: by then an S3
+# client exists, so aiobotocore (imported off the loop, see connection.py) brought them in.
 
 
 def s3_api_error(exc: BaseException) -> ApiError:
     """Map an aiobotocore/botocore exception to an ApiError (never leaking credentials)."""
+    from botocore.exceptions import (BotoCoreError, ClientError, ConnectTimeoutError,
+                                     EndpointConnectionError, HTTPClientError,
+                                     NoCredentialsError, ReadTimeoutError)
+
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, ClientError):
@@ -39,6 +42,8 @@ def s3_api_error(exc: BaseException) -> ApiError:
 
 
 def is_s3_failure(exc: BaseException) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     return isinstance(exc, (BotoCoreError, ClientError, asyncio.TimeoutError, OSError))
 
 
