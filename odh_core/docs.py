@@ -233,7 +233,8 @@ def operator_guide() -> str:
         "key gets one upstream watch per user and key, with the user's token, shared by all that "
         "user's sockets and tabs. The manifests grant the reviews and the RBAC watch, not the "
         "watched kinds: grant list/watch on more kinds to share more. `mode: shared` needs "
-        "list/watch on every watched kind; `mode: per-user` opens one upstream watch per socket.",
+        "list/watch on every watched kind; `mode: per-user` never watches a resource with the "
+        "service account (one upstream watch per user and key).",
         "",
         *rbac_section(),
         "## Upgrade notes from the Node backends", "",

@@ -14,8 +14,9 @@ class WatchConfig(PluginConfig):
         "may list and watch is served by one shared informer, every subscriber admitted by an "
         "access review with their own token; any other key by one upstream watch per (user "
         "token, key), shared by all that user's sockets. shared: always the service account's "
-        "informer (a key it may not watch is refused with 1011). per-user: one upstream watch "
-        "per WebSocket with the user's token (what the old backend did).")
+        "informer (a key it may not watch is refused with 1011). per-user: every key by one "
+        "upstream watch per (user token, key): no resource is watched with the service "
+        "account (the old backend opened one upstream per WebSocket).")
     user_filtered_resources: list[str] = Field(
         ["projects.project.openshift.io"], description="auto mode: resources (plural.group) "
         "whose lists the API server filters per user, so one user's view is never another's: "
@@ -24,11 +25,11 @@ class WatchConfig(PluginConfig):
         5.0, ge=0, description="How long a shared informer stays open after its last "
         "subscriber left (a page reload re-subscribes without a relist).")
     access_ttl_seconds: float = Field(
-        60.0, gt=0, description="auto and shared modes: how often each subscriber's access "
+        60.0, gt=0, description="How often each subscriber's access "
         "review is repeated (and how long the service account's own 'may I watch this key' "
         "answer is kept); access lost closes the socket with 1008.")
     recheck_on_rbac_change: bool = Field(
-        True, description="auto and shared modes: watch Roles, ClusterRoles and their bindings "
+        True, description="Watch Roles, ClusterRoles and their bindings "
         "with the service account and repeat the access reviews at once when one changes "
         "(needs list/watch on them; without it, the TTL alone applies).")
     max_pending_frames: int = Field(
@@ -47,7 +48,7 @@ class WatchConfig(PluginConfig):
     max_line_bytes: int = Field(
         32 * 2**20, ge=1024, description="Largest upstream watch event / log line accepted.")
     history_events: int = Field(
-        1000, ge=0, description="auto and shared modes: recent events kept per informer so a "
+        1000, ge=0, description="Recent events kept per informer so a "
         "subscriber with a resourceVersion gets exactly what it missed.")
     discovery_ttl_seconds: float = Field(
         300.0, gt=0, description="How long the API discovery (resource name -> group/version) "

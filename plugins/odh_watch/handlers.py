@@ -17,8 +17,6 @@ from .informer import AUTO
 from .informer import MODE as SHARED
 from .logs import MODE as LOGS
 from .logs import LogRequest, stream_logs
-from .relay import MODE as PER_USER
-from .relay import relay
 from .resources import Target, parse_api_path
 from .subscriber import Subscriber
 
@@ -124,9 +122,6 @@ class WatchHandler(_StreamHandler):
         sub = self.sub
         assert sub is not None
         sub.bookmarks = _flag(self.get_query_argument("allowWatchBookmarks", None))
-        if self.mode == PER_USER:
-            await relay(self.hub, self.target, self.token, sub, self.rv)
-            return
         inf = await self._joined()
         if inf is None:
             return

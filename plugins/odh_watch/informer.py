@@ -1,8 +1,8 @@
 """Informers: one list + watch per key, fanned out to every subscriber of the key.
 
 The key is a target with the service account (shared mode, and auto mode where the service
-account may watch the target) or a target with one user's token (auto mode otherwise: all
-that user's sockets and tabs share it).
+account may watch the target) or a target with one user's token (per-user mode, and auto mode
+otherwise: all that user's sockets and tabs share it).
 
 The informer keeps the current objects (as serialised JSON, to send new subscribers their
 ADDED events) and a bounded history of recent events (so a subscriber arriving with a
@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MODE = "shared"
 AUTO = "auto"
+PER_USER = "per-user"
 ObjKey = tuple[str, str]
 
 

@@ -1,4 +1,4 @@
-"""A paginated list of a watch target: the starting state an informer (or relay) builds on."""
+"""A paginated list of a watch target: the starting state an informer builds on."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -12,7 +12,7 @@ from .metrics import WatchMetrics
 
 
 class WatchPlugin(Plugin):
-    """/wss/k8s watches (per-user relay or shared informers) and pod log streaming."""
+    """/wss/k8s watches (informers per key, shared or per user) and pod log streaming."""
 
     Config = WatchConfig
 

@@ -1,5 +1,6 @@
-"""Auto mode over real WebSockets against the sandbox: one upstream per key the service
-account may watch, one per (user, key) otherwise, and access taken away mid-stream."""
+"""Auto and per-user modes over real WebSockets against the sandbox: one upstream per key the
+service account may watch, one per (user, key) otherwise (per-user mode: always), and access
+taken away mid-stream."""
 from __future__ import annotations
 
 import asyncio
@@ -71,6 +72,28 @@ async def test_key_the_service_account_may_not_watch_gets_one_upstream_per_user(
         ws.close()
 
 
+@pytest.mark.parametrize("watch_config", [{"mode": "per-user"}], ids=["per-user"])
+async def test_per_user_mode_one_upstream_per_user_and_none_as_the_service_account(
+        h: Any, odh_server: Any, cluster: Any, sandbox_kube: Any, uid: str) -> None:
+    # ConfigMaps: the service account may watch them, per-user mode still never does.
+    await cluster.configmap("seed", uid)
+    alice = [await odh_server.ws(h.watch_path(uid), user="alice") for _ in range(4)]
+    admin = [await odh_server.ws(h.watch_path(uid), user="admin") for _ in range(3)]
+    for ws in alice + admin:
+        assert await h.events_until(ws, 1) == [("ADDED", "seed")]
+    await cluster.configmap("live", uid)
+    for ws in alice + admin:
+        assert await h.events_until(ws, 1) == [("ADDED", "live")]
+    assert upstream_watches(sandbox_kube, "configmaps", uid) == 2  # per user, not per socket
+    assert h.metric(odh_server, "odh_watch_upstream_watches", mode="per-user") == 2
+    hub = odh_server.app.plugin("watch").hub
+    owners = [owner for owner, _ in hub.informers]
+    assert len(owners) == 2 and None not in owners
+    for ws in alice + admin:
+        ws.close()
+    await h.until(lambda: not hub.informers)
+
+
 async def _grant_alice(cluster: Any, ns: str) -> None:
     await cluster.call("POST", "/api/v1/namespaces", {
         "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, user="admin")
@@ -88,8 +111,9 @@ REVOKE = pytest.mark.parametrize("watch_config,plural", [
     ({"mode": "auto", "access_ttl_seconds": 600}, "secrets"),
     ({"mode": "auto", "access_ttl_seconds": 1, "recheck_on_rbac_change": False}, "configmaps"),
     ({"mode": "shared", "access_ttl_seconds": 600}, "configmaps"),
+    ({"mode": "per-user", "access_ttl_seconds": 600}, "configmaps"),
 ], ids=["auto-shared-informer-rbac-change", "auto-user-informer-rbac-change",
-        "auto-ttl-only", "shared-rbac-change"])
+        "auto-ttl-only", "shared-rbac-change", "per-user-rbac-change"])
 
 
 @REVOKE

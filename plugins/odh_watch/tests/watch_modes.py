@@ -4,6 +4,5 @@ import pytest
 ALL_MODES = pytest.mark.parametrize("watch_config", [{"mode": "per-user"}, {"mode": "shared"},
                                                     {"mode": "auto"}],
                                     ids=["per-user", "shared", "auto"])
-# The modes that serve sockets from informers (resume, relist, replay by resourceVersion).
-INFORMER_MODES = pytest.mark.parametrize("watch_config", [{"mode": "shared"}, {"mode": "auto"}],
-                                         ids=["shared", "auto"])
+# Every mode serves sockets from informers (resume, relist, replay by resourceVersion).
+INFORMER_MODES = ALL_MODES
