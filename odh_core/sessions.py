@@ -23,6 +23,7 @@ class Sessions:
         self._http: aiohttp.ClientSession | None = None
         self._kube: aiohttp.ClientSession | None = None
         self._warm: asyncio.Future[object] | None = None
+        self._closed = False
 
     def warm(self) -> None:
         """Start importing aiohttp off the loop (call on the loop)."""
@@ -44,6 +45,7 @@ class Sessions:
         in-cluster services must not go through a corporate proxy anyway; plugins that reach
         the outside (S3, the HF hub) pass their configured proxy per request."""
         if self._http is None:
+            self._check_open()
             self._http = _session(limit=1000)
         return self._http
 
@@ -51,10 +53,18 @@ class Sessions:
     def kube(self) -> aiohttp.ClientSession:
         """For the API server(s): unbounded (watches hold a connection each), kept alive."""
         if self._kube is None:
+            self._check_open()
             self._kube = _session(limit=0, keepalive_timeout=60)
         return self._kube
 
+    def _check_open(self) -> None:
+        # A task that outlives the app's stop must fail as on a closed aiohttp session, not
+        # open a new session that nobody closes (its connections would leak).
+        if self._closed:
+            raise RuntimeError("the app is stopped: its HTTP sessions are closed")
+
     async def close(self) -> None:
+        self._closed = True
         if self._warm is not None and not self._warm.done():
             await asyncio.shield(self._warm)  # a thread cannot be cancelled: let it finish
         for session in (self._http, self._kube):

@@ -49,3 +49,21 @@ def test_boot_imports_no_aiohttp_and_reads_nothing_before_listening(
     assert {"s3", "hf", "watch", "dashboard", "k8s"} <= set(report["plugins"])
     assert report == {**report, "aiohttp_at_start": False, "s3_settings_loading_at_start": True,
                       "aiohttp_after_first_call": True}
+
+
+async def test_a_task_outliving_the_app_opens_no_new_session(odh_base_config: dict[str, Any]
+                                                             ) -> None:
+    """Sessions are made on first use: after stop, a late call must fail (as on a closed
+    aiohttp session) instead of opening one that nobody closes."""
+    import pytest
+
+    from odh_core import SERVICE_ACCOUNT
+    from odh_core.testing import build_settings, start_server
+
+    server = await start_server(build_settings(odh_base_config, []))
+    kube, sessions = server.app.kube, server.app.sessions
+    assert (await kube.get("/version", token=SERVICE_ACCOUNT))["major"]
+    await server.close()
+    with pytest.raises(RuntimeError, match="stopped"):
+        await kube.get("/version", token=SERVICE_ACCOUNT)
+    assert sessions is not None and sessions._kube is None and sessions._http is None
