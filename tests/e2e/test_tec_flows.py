@@ -347,6 +347,11 @@ def test_upload_cancel_leaves_nothing(ui, s3, tmp_path) -> None:
     assert "cancel/cancelled.bin" not in keys(s3, BUCKET, "cancel/")
     watch.console_errors[:] = [c for c in watch.console_errors
                                if "canceled" not in c.lower() and "Error uploading" not in c]
+    # The page aborts its request, then calls abort-upload; the server answers the upload it
+    # aborted with 409 UploadAborted on the still-open connection, which the browser's network
+    # log may record before the page's abort reaches it (throttling keeps the body in flight).
+    watch.failed[:] = [f for f in watch.failed
+                       if not (f[0] == 409 and f[1] == "POST" and "/api/objects/upload/" in f[2])]
     assert not watch.problems(), watch.problems()
 
 
