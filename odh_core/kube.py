@@ -249,12 +249,9 @@ class KubeClient:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The pooled session for this API server (callers in coroutines `await ready()`
-        first, so the loop never imports aiohttp itself)."""
+        """The pooled session for this API server (ProxyHandler has awaited the aiohttp
+        import by the time a subclass asks for it)."""
         return self.sessions.kube
-
-    async def ready(self) -> None:
-        await self.sessions.ready()
 
     def url(self, path: str) -> str:
         return self.conn.host + ("" if path.startswith("/") else "/") + path

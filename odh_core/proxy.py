@@ -149,6 +149,10 @@ class ProxyHandler(BaseHandler):
         if has_body:
             self.request.connection.set_max_body_size(self.max_request_body)
             self._queue = asyncio.Queue(BODY_QUEUE_CHUNKS)
+        # Subclasses build their Upstream (session, timeout) synchronously: aiohttp must be in
+        # by then, imported off the loop (odh_core.sessions), not by the first request.
+        if self.odh.sessions is not None:
+            await self.odh.sessions.ready()
         target = await self.upstream()
         self._task = asyncio.ensure_future(self._open(target, self._body() if has_body else None))
 
@@ -174,8 +178,6 @@ class ProxyHandler(BaseHandler):
             put.cancel()
 
     async def _open(self, target: Upstream, body: Any) -> aiohttp.ClientResponse:
-        if target.session is None and self.odh.sessions is not None:
-            await self.odh.sessions.ready()
         session = target.session or self.odh.http
         cm = session.request(self.request.method, target.url, headers=target.headers, data=body,
                              ssl=target.ssl if target.ssl is not None else True,

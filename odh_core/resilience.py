@@ -393,8 +393,6 @@ class ResilientProxyHandler(ProxyHandler):
 
     async def upstream(self) -> Upstream:
         target, path = await self.resolve()
-        if self.odh.sessions is not None:
-            await self.odh.sessions.ready()  # aiohttp imported off the loop (odh_core.sessions)
         if not target.breaker.allow():
             raise target.circuit_open()
         self._target = target

@@ -37,7 +37,6 @@ class KubeProxyHandler(ProxyHandler):
         query = self.request.query
         headers = self.forward_headers()
         headers["Authorization"] = f"Bearer {token}"
-        await kube.ready()  # aiohttp imported off the loop (odh_core.sessions)
         return Upstream(url=kube.url("/" + path) + (f"?{query}" if query else ""),
                         headers=headers, session=kube.session, ssl=kube.conn.ssl,
                         timeout=self._timeout(path))
