@@ -87,9 +87,9 @@ class HubClient:
         self._origin = _origin(endpoint)
         if settings.verify and settings.ca_bundle and not os.path.isfile(settings.ca_bundle):
             raise ValueError(f"the hub's CA bundle {settings.ca_bundle!r} is not a file")
-        self._session: aiohttp.ClientSession | None = None
         self._started = False
-        self._opening: asyncio.Future[aiohttp.ClientSession] | None = None
+        # The session, made on the first call (shared by concurrent first calls).
+        self._session: asyncio.Future[aiohttp.ClientSession] | None = None
 
     async def start(self) -> None:
         """Ready for use; the session (and the CA bundle it trusts, a tenth of a second to
@@ -98,30 +98,24 @@ class HubClient:
 
     async def close(self) -> None:
         self._started = False
-        if self._opening is not None:
+        opening, self._session = self._session, None
+        if opening is not None:
             try:
-                await self._opening
-            except Exception:
-                pass
-            self._opening = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+                await (await opening).close()
+            except (OSError, ValueError):
+                pass  # it never opened (see session())
 
     async def session(self) -> aiohttp.ClientSession:
         if not self._started:
             raise RuntimeError("the hub client is not started")
         if self._session is None:
-            if self._opening is None:  # one opening shared by concurrent first calls
-                self._opening = asyncio.ensure_future(self._open_session())
-            try:
-                await asyncio.shield(self._opening)
-            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-                self._opening = None  # the next call tries again (a fixed bundle, say)
-                raise HubError(503, "the hub's CA bundle cannot be loaded: "
-                                    f"{type(exc).__name__}") from None
-        assert self._session is not None
-        return self._session
+            self._session = asyncio.ensure_future(self._open_session())
+        try:
+            return await asyncio.shield(self._session)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            self._session = None  # the next call tries again (a fixed bundle, say)
+            raise HubError(503, "the hub's CA bundle cannot be loaded: "
+                                f"{type(exc).__name__}") from None
 
     async def _open_session(self) -> aiohttp.ClientSession:
         def tls() -> ssl.SSLContext | bool:
@@ -135,10 +129,9 @@ class HubClient:
         ssl_ctx = await asyncio.to_thread(tls)
         import aiohttp
 
-        self._session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ssl=ssl_ctx, keepalive_timeout=30),
             auto_decompress=False, trust_env=False)
-        return self._session
 
     # -- plumbing -----------------------------------------------------------------------------
     def _proxy(self, url: str) -> str | None:

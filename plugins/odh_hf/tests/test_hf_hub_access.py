@@ -1,6 +1,7 @@
 """Hub access rules: token only to the endpoint's origin, proxy honoured, no foreign URLs."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 import aiohttp
@@ -112,3 +113,25 @@ async def test_proxy_is_used_unless_no_proxy_matches(
     finally:
         await client.close()
     assert seen == []
+
+
+async def test_hub_ca_bundle_missing_fails_the_start_unreadable_is_a_503_until_fixed(
+        cross_origin_hub: SandboxHub, sandbox_kube: Any, tmp_path: Any) -> None:
+    """The bundle is parsed on first use (off the loop, not at start): a missing file still
+    stops the start; one that does not parse answers 503 and is read again next time."""
+    from odh_hf.hub import HubError
+
+    with pytest.raises(ValueError, match="not a file"):
+        HubClient(HubSettings(cross_origin_hub.endpoint, ca_bundle=str(tmp_path / "none.pem")))
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate\n")
+    client = HubClient(HubSettings(cross_origin_hub.endpoint, ca_bundle=str(bundle)))
+    await client.start()
+    try:
+        with pytest.raises(HubError) as err:
+            await client.model_info("org/m", "main", None)
+        assert err.value.status == 503 and "CA bundle" in err.value.message
+        bundle.write_text(Path(sandbox_kube.ca_file).read_text())  # the operator fixes it
+        assert (await client.model_info("org/m", "main", None)).repo == "org/m"
+    finally:
+        await client.close()
