@@ -247,19 +247,15 @@ class S3Plugin(Plugin):
 
     @hookimpl
     async def shutdown(self, app: Any) -> None:
-        if self.access is not None and self.access.loading is not None:
-            self.access.loading.cancel()
-            try:
-                await self.access.loading
-            except (asyncio.CancelledError, Exception):
-                pass
+        loading = self.access.loading if self.access is not None else None
+        for task in (loading, self._reaper):  # the settings load first: it starts the watches
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
         for watch in self._watches:
             await watch.stop()
-        if self._reaper is not None:
-            self._reaper.cancel()
-            try:
-                await self._reaper
-            except (asyncio.CancelledError, Exception):
-                pass
         if self.access is not None:
             await self.access.close()

@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MODE = "shared"
 AUTO = "auto"
-PER_USER = "per-user"
 ObjKey = tuple[str, str]
 
 
